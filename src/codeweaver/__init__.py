@@ -1,0 +1,5 @@
+"""CodeWeaver: self-hostable semantic code search."""
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"

@@ -1,0 +1,158 @@
+"""The ``codeweaver`` command line. Thin: parse, call the engine, render.
+
+Exit codes: 0 ok, 1 failure, 2 usage (bad arguments, bad input, unknown names).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from codeweaver.cli import render
+from codeweaver.cli.errors import guarded
+from codeweaver.cli.state import close_engine, engine_from, settings_from
+from codeweaver.errors import InputError
+from codeweaver.search.service import SearchRequest
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="codeweaver",
+    help="Semantic code search: index codebases, then ask in words or identifiers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+projects_app = typer.Typer(help="List or remove indexed projects.", no_args_is_help=False)
+app.add_typer(projects_app, name="projects")
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="TOML settings file (default: ./codeweaver.toml).")
+]
+ProjectOpt = Annotated[
+    str | None, typer.Option("--project", "-p", help="Project name (default: see docs).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+@app.command()
+@guarded
+def index(
+    path: Annotated[str, typer.Argument(help="Folder to index.")],
+    project: ProjectOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch.")] = False,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Index (or incrementally re-index) a codebase."""
+    engine = engine_from(settings_from(config))
+    with render.index_progress(enabled=not json_out) as on_progress:
+        stats = engine.index(path, project, full=full, on_progress=on_progress)
+    if json_out:
+        render.print_json(render.stats_dict(stats))
+    else:
+        render.index_summary(stats)
+    if stats.files_total == 0:
+        render.error(f"nothing to index under {path}: every file is ignored, skipped or absent")
+        raise typer.Exit(1)
+
+
+@app.command()
+@guarded
+def search(
+    query: Annotated[str | None, typer.Argument(help="What to look for.")] = None,
+    project: ProjectOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Results (1-100).")] = 10,
+    language: Annotated[str | None, typer.Option("--language", "-l")] = None,
+    path: Annotated[str | None, typer.Option("--path", help="Path glob, e.g. 'src/**/*.py'.")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="function, class, method …")] = None,
+    batch: Annotated[
+        Path | None, typer.Option("--batch", help="File with one query per line.")
+    ] = None,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Search a project in natural language or by identifier."""
+    if (query is None) == (batch is None):
+        raise InputError("give either a QUERY or --batch FILE")
+    engine = engine_from(settings_from(config))
+    queries = [query] if query is not None else _read_batch(batch)
+    for text in queries:
+        request = SearchRequest(text, limit=limit, language=language, path=path, kind=kind)
+        result = engine.search(request, project)
+        if json_out:
+            render.print_json(render.result_dict(result))
+        else:
+            render.search_results(result)
+
+
+def _read_batch(path: Path | None) -> list[str]:
+    assert path is not None
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read batch file {path}: {exc}") from exc
+    queries = [line.strip() for line in lines if line.strip()]
+    if not queries:
+        raise InputError(f"batch file {path} has no queries")
+    return queries
+
+
+@app.command()
+@guarded
+def status(project: ProjectOpt = None, json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Show a project's files, chunks, failures, last run and commit."""
+    info = engine_from(settings_from(config)).status(project)
+    if json_out:
+        render.print_json(info)
+    else:
+        render.status(info)
+
+
+@projects_app.callback(invoke_without_command=True)
+@guarded
+def projects_default(ctx: typer.Context, json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """List projects (default) — or 'projects remove NAME'."""
+    if ctx.invoked_subcommand is None:
+        _list_projects(json_out, config)
+
+
+@projects_app.command("list")
+@guarded
+def projects_list(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """List indexed projects."""
+    _list_projects(json_out, config)
+
+
+def _list_projects(json_out: bool, config: Path | None) -> None:
+    items = engine_from(settings_from(config)).list_projects()
+    if json_out:
+        render.print_json({"projects": items})
+    else:
+        render.projects(items)
+
+
+@projects_app.command("remove")
+@guarded
+def projects_remove(
+    name: Annotated[str, typer.Argument(help="Project to delete (index data only).")],
+    config: ConfigOpt = None,
+) -> None:
+    """Delete a project's index (the source folder is untouched)."""
+    engine_from(settings_from(config)).remove_project(name)
+    render.info(f"removed project {name}")
+
+
+def main() -> None:
+    try:
+        app()
+    finally:
+        close_engine()
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,159 @@
+"""Rendering for the CLI: rich on a terminal, plain JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from codeweaver.index.pipeline import Progress as IndexProgress
+from codeweaver.search.service import SearchResult
+from codeweaver.types import IndexStats
+
+__all__ = [
+    "error",
+    "index_progress",
+    "index_summary",
+    "info",
+    "print_json",
+    "projects",
+    "result_dict",
+    "search_results",
+    "stats_dict",
+    "status",
+]
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def error(message: str) -> None:
+    err.print(f"[bold red]error:[/] {escape(message)}")
+
+
+def info(message: str) -> None:
+    out.print(escape(message))
+
+
+@contextmanager
+def index_progress(enabled: bool) -> Iterator[Callable[[IndexProgress], None]]:
+    if not enabled or not err.is_terminal:
+        yield lambda _p: None
+        return
+    columns = (
+        TextColumn("[bold]indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[chunks]} chunks · {task.fields[rate]} chunks/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    started = time.perf_counter()
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("index", total=None, chunks=0, rate="-")
+
+        def update(p: IndexProgress) -> None:
+            rate = p.chunks_done / max(time.perf_counter() - started, 1e-6)
+            bar.update(task, total=p.files_total, completed=p.files_done,
+                       chunks=p.chunks_done, rate=f"{rate:.0f}")
+
+        yield update
+
+
+def stats_dict(stats: IndexStats) -> dict[str, Any]:
+    return {
+        "project": stats.project,
+        "files_total": stats.files_total,
+        "files_indexed": stats.files_indexed,
+        "files_unchanged": stats.files_unchanged,
+        "files_deleted": stats.files_deleted,
+        "chunks_added": stats.chunks_added,
+        "chunks_total": stats.chunks_total,
+        "failures": [{"path": p, "reason": r} for p, r in stats.failures],
+        "seconds": round(stats.seconds, 3),
+        "commit": stats.commit,
+    }
+
+
+def index_summary(stats: IndexStats) -> None:
+    rate = stats.chunks_added / stats.seconds if stats.seconds > 0 else 0.0
+    out.print(
+        f"[bold]{escape(stats.project)}[/]: {stats.files_total} files "
+        f"({stats.files_indexed} indexed, {stats.files_unchanged} unchanged, "
+        f"{stats.files_deleted} removed), {stats.chunks_added} chunks added "
+        f"({stats.chunks_total} total) in {stats.seconds:.1f}s ({rate:.0f} chunks/s)"
+    )
+    for path, reason in stats.failures:
+        err.print(f"[yellow]skipped[/] {escape(path)}: {escape(reason)}")
+
+
+def result_dict(result: SearchResult) -> dict[str, Any]:
+    return {"results": [h.as_dict() for h in result.hits], "took_ms": result.took_ms}
+
+
+def search_results(result: SearchResult) -> None:
+    if not result.hits:
+        out.print("[dim]no results[/]")
+    for rank, hit in enumerate(result.hits, 1):
+        where = f"{hit.path}:{hit.start_line}-{hit.end_line}"
+        what = f"{hit.symbol} " if hit.symbol else ""
+        out.print(
+            f"[bold]{rank:>2}. {escape(where)}[/]  [cyan]{escape(what)}[/]"
+            f"[dim]({hit.kind}, {hit.language}) {hit.score:.4f}[/]"
+        )
+        for line in hit.snippet.splitlines()[:3]:
+            out.print(f"      [dim]{escape(line[:160])}[/]")
+    out.print(f"[dim]{len(result.hits)} results in {result.took_ms:.1f} ms[/]")
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return "never"
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def status(info_: dict[str, Any]) -> None:
+    table = Table(show_header=False, box=None)
+    for key in ("project", "root", "files", "chunks", "points", "skipped", "state", "model"):
+        table.add_row(key, escape(str(info_.get(key))))
+    table.add_row("last run", _when(info_.get("last_run_at")))
+    table.add_row("commit", escape(str(info_.get("commit") or "-")))
+    table.add_row("failures", str(len(info_["failures"])))
+    out.print(table)
+    for item in info_["failures"]:
+        out.print(f"  [yellow]{escape(item['path'])}[/]: {escape(item['reason'])}")
+
+
+def projects(items: list[dict[str, Any]]) -> None:
+    if not items:
+        out.print("[dim]no projects; run 'codeweaver index PATH'[/]")
+        return
+    table = Table("project", "root", "files", "chunks", "last run")
+    for it in items:
+        table.add_row(escape(it["project"]), escape(it["root"]), str(it["files"]),
+                      str(it["chunks"]), _when(it.get("last_run_at")))
+    out.print(table)

@@ -1,0 +1,67 @@
+"""The one exception tree of CodeWeaver.
+
+::
+
+    CodeWeaverError                 base; ``str(err)`` is a one-line user message
+    ├── ConfigError                 invalid settings (names the setting)
+    ├── InputError                  bad user input (query, limit, path, glob …)
+    │   └── PathError               path missing, not a folder, outside the root
+    ├── NotFoundError               unknown project / file / job
+    ├── IndexingError               a pipeline step failed (carries what was done)
+    ├── StoreError                  the vector store failed (adapters translate to this)
+    └── EmbeddingError              the embedder / model failed (adapters translate to this)
+
+Edges map these to exit codes / HTTP statuses in exactly one place each.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CodeWeaverError",
+    "ConfigError",
+    "InputError",
+    "PathError",
+    "NotFoundError",
+    "IndexingError",
+    "StoreError",
+    "EmbeddingError",
+]
+
+
+class CodeWeaverError(Exception):
+    """Base of every error CodeWeaver raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ConfigError(CodeWeaverError):
+    """Settings are invalid; the message names the setting."""
+
+
+class InputError(CodeWeaverError):
+    """The caller gave bad input."""
+
+
+class PathError(InputError):
+    """A path is missing, of the wrong kind, or escapes its root."""
+
+
+class NotFoundError(CodeWeaverError):
+    """A named thing (project, file, job) does not exist."""
+
+
+class IndexingError(CodeWeaverError):
+    """Indexing failed as a whole (single bad files are reported, not raised)."""
+
+
+class StoreError(CodeWeaverError):
+    """The vector store failed."""
+
+
+class EmbeddingError(CodeWeaverError):
+    """The embedding model or provider failed."""

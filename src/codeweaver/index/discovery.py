@@ -1,0 +1,181 @@
+"""Find the files of a project that should be indexed.
+
+Inside a git work tree git itself answers (tracked + untracked-not-ignored files), so
+``.gitignore`` at any depth, negations, ``.git/info/exclude`` and the global excludes
+all behave exactly as ``git status`` shows them. Outside git, ``.gitignore`` files are
+applied with gitignore semantics (nested files, negation) by ``pathspec``. On top of
+either, the configured ``exclude`` patterns apply. Symlinks that leave the root and
+files over the size limit are skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+from codeweaver.errors import PathError
+
+__all__ = ["Discovered", "DiscoveredFile", "discover", "git_commit", "resolve_root"]
+
+ALWAYS_EXCLUDE = (".git/", ".hg/", ".svn/")
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveredFile:
+    path: str  # project-relative, posix
+    abs_path: Path
+    size: int
+    mtime_ns: int
+
+
+@dataclass(slots=True)
+class Discovered:
+    files: list[DiscoveredFile] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    via_git: bool = False
+
+
+def resolve_root(path: str | Path) -> Path:
+    """The absolute project root, or a one-line PathError."""
+    raw = Path(path).expanduser()
+    if not raw.exists():
+        raise PathError(f"path does not exist: {path}")
+    if not raw.is_dir():
+        raise PathError(f"not a folder: {path} (index a project folder, not a file)")
+    if not os.access(raw, os.R_OK | os.X_OK):
+        raise PathError(f"folder is not readable: {path}")
+    return raw.resolve()
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args],
+            cwd=root,
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.decode("utf-8", "surrogateescape")
+
+
+def git_commit(root: Path) -> str | None:
+    """The HEAD commit of the repo containing ``root``, if any."""
+    out = _git(root, "rev-parse", "HEAD")
+    return out.strip() if out else None
+
+
+def _git_paths(root: Path) -> list[str] | None:
+    if _git(root, "rev-parse", "--is-inside-work-tree") is None:
+        return None
+    out = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    if out is None:
+        return None
+    return sorted({p for p in out.split("\0") if p})
+
+
+def _read_ignore(path: Path) -> pathspec.PathSpec | None:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+
+
+def _ignored(rel: str, is_dir: bool, specs: list[tuple[str, pathspec.PathSpec]]) -> bool:
+    """Apply nested ignore files; a deeper file's verdict overrides a shallower one."""
+    verdict = False
+    for base, spec in specs:
+        sub = rel[len(base) :] if base else rel
+        if is_dir:
+            sub += "/"
+        result = spec.check_file(sub)
+        if result.include is not None:
+            verdict = bool(result.include)
+    return verdict
+
+
+def _walk_paths(root: Path) -> list[str]:
+    paths: list[str] = []
+    stack: list[tuple[Path, list[tuple[str, pathspec.PathSpec]]]] = [(root, [])]
+    while stack:
+        folder, specs = stack.pop()
+        rel_dir = folder.relative_to(root).as_posix()
+        base = "" if rel_dir == "." else rel_dir + "/"
+        spec = _read_ignore(folder / ".gitignore")
+        here = [*specs, (base, spec)] if spec is not None else specs
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            rel = base + entry.name
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if entry.name in (".git", ".hg", ".svn") or _ignored(rel, is_dir, here):
+                continue
+            if is_dir:
+                stack.append((Path(entry.path), here))
+            else:
+                paths.append(rel)
+    return sorted(paths)
+
+
+def _inside(root: Path, path: Path) -> bool:
+    try:
+        path.resolve().relative_to(root)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _classify(
+    root: Path, rel: str, max_bytes: int
+) -> tuple[DiscoveredFile | None, str | None]:
+    abs_path = root / rel
+    try:
+        if abs_path.is_symlink() and not _inside(root, abs_path):
+            return None, "symlink leaves the project root"
+        st = abs_path.stat()
+    except OSError as exc:
+        return None, f"cannot stat: {exc.strerror or exc}"
+    if not abs_path.is_file():
+        return None, None  # submodule folders, sockets … are not files to index
+    if st.st_size > max_bytes:
+        return None, f"larger than {max_bytes} bytes ({st.st_size})"
+    return DiscoveredFile(rel, abs_path, st.st_size, st.st_mtime_ns), None
+
+
+def _filtered(paths: Iterable[str], excludes: list[str]) -> Iterator[str]:
+    spec = pathspec.PathSpec.from_lines("gitwildmatch", [*ALWAYS_EXCLUDE, *excludes])
+    for rel in paths:
+        if not spec.match_file(rel):
+            yield rel
+
+
+def discover(
+    root: Path,
+    *,
+    max_bytes: int = 1_048_576,
+    exclude: list[str] | None = None,
+    use_git: bool = True,
+) -> Discovered:
+    """List the indexable files under ``root`` (already resolved by ``resolve_root``)."""
+    git_paths = _git_paths(root) if use_git else None
+    result = Discovered(via_git=git_paths is not None)
+    candidates = git_paths if git_paths is not None else _walk_paths(root)
+    for rel in _filtered(candidates, exclude or []):
+        found, reason = _classify(root, rel, max_bytes)
+        if found is not None:
+            result.files.append(found)
+        elif reason is not None:
+            result.skipped.append((rel, reason))
+    return result

@@ -1,0 +1,319 @@
+"""The indexing pipeline: discover → chunk → embed + BM25 → store, incrementally.
+
+Crash safety: a file's old points are deleted just before its first new point is
+written, and the file is recorded in the manifest only after its last point is
+written. A run marks itself ``running`` in the manifest; a run that finds that mark
+left behind first removes points of paths the manifest does not know. Re-running
+after ``kill -9`` therefore converges on exactly the right points.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codeweaver.core.chunking import ChunkOptions, chunk_file
+from codeweaver.errors import InputError
+from codeweaver.index.discovery import Discovered, DiscoveredFile, discover, git_commit
+from codeweaver.index.manifest import FileRecord, Manifest
+from codeweaver.types import Chunk, Embedder, IndexStats, SparseEncoder, StoredPoint, VectorStore
+
+__all__ = ["IndexOptions", "Indexer", "Progress", "embed_text", "point_id"]
+
+_POINT_NS = uuid.UUID("6f1c1c8e-5d2e-4c1a-9a57-2f8f0b7e6a10")
+_BINARY_SNIFF = 8192
+CHUNKER_VERSION = 1  # bump when chunking code changes what it emits
+
+
+def point_id(chunk: Chunk, ordinal: int) -> str:
+    return str(uuid.uuid5(_POINT_NS, f"{chunk.path}\0{ordinal}\0{chunk.content_hash}"))
+
+
+def embed_text(chunk: Chunk) -> str:
+    """The text embedded (and BM25-encoded) for a chunk: its context header, then content."""
+    return f"{chunk.context}\n{chunk.content}" if chunk.context else chunk.content
+
+
+def chunk_payload(chunk: Chunk) -> dict[str, Any]:
+    keys = [k for k in dict.fromkeys((chunk.symbol, chunk.name)) if k]
+    return {
+        "path": chunk.path,
+        "language": chunk.language,
+        "kind": chunk.kind,
+        "symbol": chunk.symbol,
+        "symbol_keys": keys,
+        "start_line": chunk.start_line,
+        "end_line": chunk.end_line,
+        "content": chunk.content,
+        "content_hash": chunk.content_hash,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    files_done: int
+    files_total: int
+    chunks_done: int
+
+
+@dataclass(frozen=True, slots=True)
+class IndexOptions:
+    max_file_bytes: int = 1_048_576
+    exclude: tuple[str, ...] = ()
+    use_git: bool = True
+    batch_chunks: int = 64
+    chunking: ChunkOptions = field(default_factory=ChunkOptions)
+
+
+@dataclass(slots=True)
+class _FileWork:
+    file: DiscoveredFile
+    sha256: str
+    remaining: int
+    total: int = 0
+    cleared: bool = False
+
+
+@dataclass(slots=True)
+class _Run:
+    files_total: int
+    files_done: int = 0
+    chunks_added: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    pending: list[tuple[_FileWork, Chunk]] = field(default_factory=list)
+
+
+class Indexer:
+    """Indexes one project's root into its store, recording progress in its manifest."""
+
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+        manifest: Manifest,
+        options: IndexOptions | None = None,
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._sparse = sparse
+        self._manifest = manifest
+        self._opts = options or IndexOptions()
+
+    # ------------------------------------------------------------------ public
+    def run(
+        self,
+        root: Path,
+        project: str,
+        *,
+        full: bool = False,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> IndexStats:
+        started = time.perf_counter()
+        found = discover(
+            root,
+            max_bytes=self._opts.max_file_bytes,
+            exclude=list(self._opts.exclude),
+            use_git=self._opts.use_git,
+        )
+        full = self._prepare(full)
+        known = self._manifest.files()
+        changed, unchanged, deleted = self._plan(found, known)
+        self._manifest.set(run_state="running", run_started_at=time.time(), root=str(root))
+        if deleted:
+            self._store.delete_paths(deleted)
+            self._manifest.forget_files(deleted)
+        run = _Run(files_total=len(changed))
+        report = on_progress or (lambda _p: None)
+        for item in changed:
+            self._process_file(item, run)
+            while len(run.pending) >= self._opts.batch_chunks:
+                self._flush_batch(run, self._opts.batch_chunks)
+            report(Progress(run.files_done, run.files_total, run.chunks_added))
+        while run.pending:
+            self._flush_batch(run, self._opts.batch_chunks)
+        report(Progress(run.files_done, run.files_total, run.chunks_added))
+        return self._finish(root, project, found, run, unchanged, deleted, started, full)
+
+    # ------------------------------------------------------------------ stages
+    def _prepare(self, full: bool) -> bool:
+        meta = self._manifest.meta()
+        model = meta.get("model_id")
+        if model is not None and not full and (
+            model != self._embedder.model_id or meta.get("dim") != self._embedder.dim
+        ):
+            raise InputError(
+                f"this project was indexed with model {model} ({meta.get('dim')} dims) but the "
+                f"configured model is {self._embedder.model_id} ({self._embedder.dim} dims); "
+                "re-index with --full"
+            )
+        signature = _signature(self._opts.chunking)
+        if meta.get("chunking") not in (None, signature):
+            full = True  # chunking rules changed: every chunk must be rebuilt
+        if full:
+            self._store.drop()
+            self._manifest.clear()
+        self._store.ensure(self._embedder.dim)
+        if meta.get("run_state") == "running" and not full:
+            self._reconcile()
+        self._manifest.set(
+            model_id=self._embedder.model_id, dim=self._embedder.dim, chunking=signature
+        )
+        return full
+
+    def _reconcile(self) -> None:
+        """After a crash: drop points of paths the manifest never recorded."""
+        orphans = self._store.paths() - set(self._manifest.files())
+        if orphans:
+            self._store.delete_paths(sorted(orphans))
+
+    def _plan(
+        self, found: Discovered, known: dict[str, FileRecord]
+    ) -> tuple[list[_FileWork], int, list[str]]:
+        changed: list[_FileWork] = []
+        unchanged = 0
+        touched: list[FileRecord] = []
+        for item in found.files:
+            rec = known.get(item.path)
+            if rec is not None and rec.size == item.size and rec.mtime_ns == item.mtime_ns:
+                unchanged += 1
+                continue
+            sha = _sha256(item.abs_path)
+            if rec is not None and sha is not None and rec.sha256 == sha:
+                unchanged += 1  # touched, same content: remember the new mtime only
+                touched.append(FileRecord(rec.path, sha, item.size, item.mtime_ns, rec.chunks))
+                continue
+            changed.append(_FileWork(item, sha or "", remaining=0))
+        if touched:
+            self._manifest.record_files(touched)
+        present = {f.path for f in found.files}
+        deleted = sorted(p for p in known if p not in present)
+        return changed, unchanged, deleted
+
+    def _process_file(self, work: _FileWork, run: _Run) -> None:
+        text, problem = _read_text(work.file.abs_path)
+        if text is None:
+            run.files_done += 1
+            if problem:
+                run.failures.append((work.file.path, problem))
+            self._store.delete_paths([work.file.path])
+            self._manifest.forget_files([work.file.path])
+            return
+        try:
+            chunks = chunk_file(work.file.path, text, options=self._opts.chunking)
+        except Exception as exc:  # a chunker bug must not stop the run
+            run.files_done += 1
+            run.failures.append((work.file.path, f"chunking failed: {exc}"))
+            return
+        work.remaining = work.total = len(chunks)
+        if not chunks:
+            run.files_done += 1
+            self._store.delete_paths([work.file.path])
+            self._commit([work])
+            return
+        run.pending.extend((work, c) for c in chunks)
+
+    def _flush_batch(self, run: _Run, size: int) -> None:
+        batch, run.pending = run.pending[:size], run.pending[size:]
+        to_clear = [w for w, _ in batch if not w.cleared]
+        if to_clear:
+            self._store.delete_paths(list(dict.fromkeys(w.file.path for w in to_clear)))
+            for w in to_clear:
+                w.cleared = True
+        texts = [embed_text(c) for _, c in batch]
+        dense = self._embedder.embed_documents(texts)
+        points = []
+        for (work, chunk), vec, text in zip(batch, dense, texts, strict=True):
+            ordinal = work.remaining  # unique per file while counting down
+            work.remaining -= 1
+            points.append(
+                StoredPoint(
+                    id=point_id(chunk, ordinal),
+                    dense=vec,
+                    sparse=self._sparse.encode_document(text),
+                    payload=chunk_payload(chunk),
+                )
+            )
+        self._store.upsert(points)
+        run.chunks_added += len(points)
+        done = [w for w in dict.fromkeys(w for w, _ in batch) if w.remaining == 0]
+        if done:
+            self._commit(done)
+            run.files_done += len(done)
+
+    def _commit(self, done: list[_FileWork]) -> None:
+        self._manifest.record_files(
+            FileRecord(w.file.path, w.sha256, w.file.size, w.file.mtime_ns, w.total)
+            for w in done
+        )
+
+    def _finish(
+        self,
+        root: Path,
+        project: str,
+        found: Discovered,
+        run: _Run,
+        unchanged: int,
+        deleted: list[str],
+        started: float,
+        full: bool,
+    ) -> IndexStats:
+        if run.chunks_added or deleted:
+            self._store.optimize()
+        self._store.flush()
+        commit = git_commit(root) if found.via_git else None
+        seconds = time.perf_counter() - started
+        stats = IndexStats(
+            project=project,
+            files_total=len(found.files),
+            files_indexed=run.files_total - len(run.failures),
+            files_unchanged=unchanged,
+            files_deleted=len(deleted),
+            chunks_added=run.chunks_added,
+            chunks_total=self._manifest.chunk_total(),
+            failures=tuple(run.failures),
+            seconds=seconds,
+            commit=commit,
+        )
+        self._manifest.replace_failures(run.failures)
+        self._manifest.set(
+            run_state="complete",
+            last_run_at=time.time(),
+            last_run_seconds=round(seconds, 3),
+            last_commit=commit,
+            last_full=full,
+            skipped=found.skipped[:1000],
+            skipped_count=len(found.skipped),
+        )
+        return stats
+
+
+def _signature(options: ChunkOptions) -> str:
+    """Identifies the chunking rules; a change forces a full rebuild of the chunks."""
+    return hashlib.sha256(f"{CHUNKER_VERSION}:{options!r}".encode()).hexdigest()[:16]
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _read_text(path: Path) -> tuple[str | None, str | None]:
+    """The file's text, or ``(None, reason)``; binaries give ``(None, None)`` (skipped)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}"
+    if b"\0" in data[:_BINARY_SNIFF]:
+        return None, None
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        return None, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"

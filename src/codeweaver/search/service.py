@@ -1,0 +1,140 @@
+"""Hybrid search: dense + BM25 prefetch fused by weighted RRF, filters, definitions first."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+import pathspec
+
+from codeweaver.core.query import ParsedQuery, parse_query, validate_limit
+from codeweaver.core.ranking import dedupe_overlaps, definitions_first
+from codeweaver.errors import InputError
+from codeweaver.types import Embedder, Hit, SearchFilters, SparseEncoder, StoreQuery, VectorStore
+
+__all__ = ["FusionParams", "SearchRequest", "SearchResult", "SearchService", "resolve_glob"]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    query: str
+    limit: int = 10
+    language: str | None = None
+    path: str | None = None  # gitignore-style glob, relative to the project root
+    kind: str | None = None
+    symbol: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    hits: list[Hit]
+    took_ms: float
+    query_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class FusionParams:
+    prefetch_limit: int = 50
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+    max_query_chars: int = 2000
+    use_dense: bool = True
+    use_sparse: bool = True
+
+
+def resolve_glob(pattern: str, paths: Iterable[str]) -> tuple[str, ...]:
+    """The project paths a gitignore-style glob selects (``src/``, ``*.py``, ``**/test_*``)."""
+    try:
+        spec = pathspec.PathSpec.from_lines("gitwildmatch", [pattern])
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"invalid path glob {pattern!r}: {exc}") from exc
+    return tuple(sorted(p for p in paths if spec.match_file(p)))
+
+
+class SearchService:
+    def __init__(
+        self,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+        params: FusionParams | None = None,
+    ) -> None:
+        self._embedder = embedder
+        self._sparse = sparse
+        self._params = params or FusionParams()
+
+    def search(
+        self,
+        store: VectorStore,
+        request: SearchRequest,
+        known_paths: Callable[[], Iterable[str]],
+    ) -> SearchResult:
+        started = time.perf_counter()
+        parsed = parse_query(request.query, max_chars=self._params.max_query_chars)
+        limit = validate_limit(request.limit)
+        filters = self._filters(request, known_paths)
+        if filters.paths == ():
+            return SearchResult([], _ms(started), parsed.query_type)
+        hits = self._hybrid(store, parsed, limit, filters)
+        if parsed.identifier:
+            hits = definitions_first(hits, self._definitions(store, parsed, filters),
+                                     parsed.identifier)
+        hits = dedupe_overlaps(hits)[:limit]
+        return SearchResult(hits, _ms(started), parsed.query_type)
+
+    def _filters(
+        self, request: SearchRequest, known_paths: Callable[[], Iterable[str]]
+    ) -> SearchFilters:
+        paths = resolve_glob(request.path, known_paths()) if request.path else None
+        return SearchFilters(
+            language=request.language or None,
+            kind=request.kind or None,
+            symbol=request.symbol or None,
+            paths=paths,
+        )
+
+    def _hybrid(
+        self, store: VectorStore, parsed: ParsedQuery, limit: int, filters: SearchFilters
+    ) -> list[Hit]:
+        p = self._params
+        dense = self._embedder.embed_query(parsed.text) if p.use_dense else None
+        sparse = self._sparse.encode_query(parsed.text) if p.use_sparse else None
+        if sparse is not None and sparse.empty:
+            sparse = None
+        if dense is None and sparse is None:
+            return []
+        query = StoreQuery(
+            dense=dense,
+            sparse=sparse,
+            limit=min(2 * limit + 10, 200),
+            filters=filters,
+            prefetch_limit=max(p.prefetch_limit, limit),
+            rrf_k=p.rrf_k,
+            dense_weight=p.dense_weight,
+            sparse_weight=p.sparse_weight,
+        )
+        return store.search(query)
+
+    def _definitions(
+        self, store: VectorStore, parsed: ParsedQuery, filters: SearchFilters
+    ) -> list[Hit]:
+        ident = parsed.identifier or ""
+        sparse = self._sparse.encode_query(ident)
+        for key in dict.fromkeys((ident, ident.rsplit(".", 1)[-1])):
+            query = StoreQuery(
+                dense=None,
+                sparse=None if sparse.empty else sparse,
+                limit=10,
+                filters=replace(filters, symbol=key),
+            )
+            if query.sparse is None:
+                return []
+            found = store.search(query)
+            if found:
+                return found
+        return []
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 3)
