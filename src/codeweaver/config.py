@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -35,7 +35,11 @@ __all__ = [
 DEFAULT_CONFIG_FILE = "codeweaver.toml"
 
 
-class IndexSettings(BaseModel):
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IndexSettings(_Section):
     max_file_bytes: int = Field(1_048_576, ge=1, description="Files larger than this are skipped.")
     exclude: list[str] = Field(
         default_factory=list, description="Extra gitignore-style patterns to skip."
@@ -44,7 +48,7 @@ class IndexSettings(BaseModel):
     batch_chunks: int = Field(64, ge=1, le=4096, description="Chunks embedded and stored per batch.")
 
 
-class ChunkingSettings(BaseModel):
+class ChunkingSettings(_Section):
     max_lines: int = Field(150, ge=10, description="Split units longer than this many lines.")
     max_chars: int = Field(6000, ge=200, description="Split units longer than this many characters.")
     window_lines: int = Field(60, ge=5, description="Line-window size for plain text files.")
@@ -54,14 +58,14 @@ class ChunkingSettings(BaseModel):
     context_signature: bool = Field(True, description="Prefix split parts with the signature.")
 
 
-class EmbeddingSettings(BaseModel):
+class EmbeddingSettings(_Section):
     provider: Literal["local"] = Field("local", description="Embedding provider.")
     batch_size: int = Field(16, ge=1, le=256, description="Texts per model call.")
     max_seq_len: int = Field(256, ge=16, le=512, description="Token limit per text.")
     threads: int = Field(0, ge=0, description="Inference threads (0: all cores).")
 
 
-class QdrantSettings(BaseModel):
+class QdrantSettings(_Section):
     mode: Literal["embedded", "server"] = Field("embedded", description="Vector store backend.")
     url: str | None = Field(None, description="Qdrant server URL (mode=server).")
     api_key: str | None = Field(None, description="Qdrant server API key.")
@@ -75,7 +79,7 @@ class QdrantSettings(BaseModel):
     replication_factor: int = Field(1, ge=1, description="Replicas per shard (server).")
 
 
-class SearchSettings(BaseModel):
+class SearchSettings(_Section):
     default_limit: int = Field(10, ge=1, le=100, description="Results when no limit is given.")
     prefetch_limit: int = Field(50, ge=1, le=1000, description="Candidates per side before fusion.")
     rrf_k: int = Field(60, ge=1, description="RRF rank constant.")

@@ -64,8 +64,6 @@ def tokenize(text: str, *, stemming: bool = True) -> Iterator[str]:
         if len(parts) > 1 and _keep(whole):
             yield whole
         for part in parts:
-            if not _keep(part) and not part.isdigit():
-                continue
-            if part.isdigit() and len(part) > 4:
+            if not _keep(part) or (part.isdigit() and len(part) > 4):
                 continue
             yield stem(part) if stemming else part

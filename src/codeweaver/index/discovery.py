@@ -88,7 +88,7 @@ def _read_ignore(path: Path) -> pathspec.PathSpec | None:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def _ignored(rel: str, is_dir: bool, specs: list[tuple[str, pathspec.PathSpec]]) -> bool:
@@ -155,7 +155,7 @@ def _classify(
 
 
 def _filtered(paths: Iterable[str], excludes: list[str]) -> Iterator[str]:
-    spec = pathspec.PathSpec.from_lines("gitwildmatch", [*ALWAYS_EXCLUDE, *excludes])
+    spec = pathspec.GitIgnoreSpec.from_lines([*ALWAYS_EXCLUDE, *excludes])
     for rel in paths:
         if not spec.match_file(rel):
             yield rel

@@ -47,7 +47,7 @@ class FusionParams:
 def resolve_glob(pattern: str, paths: Iterable[str]) -> tuple[str, ...]:
     """The project paths a gitignore-style glob selects (``src/``, ``*.py``, ``**/test_*``)."""
     try:
-        spec = pathspec.PathSpec.from_lines("gitwildmatch", [pattern])
+        spec = pathspec.GitIgnoreSpec.from_lines([pattern])
     except (ValueError, TypeError) as exc:
         raise InputError(f"invalid path glob {pattern!r}: {exc}") from exc
     return tuple(sorted(p for p in paths if spec.match_file(p)))
