@@ -58,8 +58,8 @@ def chunk_options(settings: Settings) -> ChunkOptions:
     return ChunkOptions(
         max_lines=c.max_lines,
         max_chars=c.max_chars,
-        window_lines=c.window_lines,
-        window_overlap=c.window_overlap,
+        window=c.window_lines,
+        overlap=c.window_overlap,
         context=ContextOptions(
             include_path=c.context_path,
             include_container=c.context_container,

@@ -16,7 +16,7 @@ from codeweaver.index.discovery import resolve_root
 from codeweaver.index.manifest import Manifest
 from codeweaver.index.pipeline import Indexer, IndexOptions, Progress
 from codeweaver.index.projects import Project, ProjectRegistry, default_project_name
-from codeweaver.search.service import SearchRequest, SearchResult, SearchService
+from codeweaver.search.service import FusionParams, SearchRequest, SearchResult, SearchService
 from codeweaver.types import Embedder, IndexStats, SparseEncoder, VectorStore
 
 __all__ = ["Engine", "StoreFactory"]
@@ -115,7 +115,12 @@ class Engine:
         return stats
 
     # ----------------------------------------------------------------- search
-    def search(self, request: SearchRequest, project: str | None = None) -> SearchResult:
+    def search(
+        self,
+        request: SearchRequest,
+        project: str | None = None,
+        params: FusionParams | None = None,
+    ) -> SearchResult:
         handle = self._handle(self.resolve_project(project))
 
         def known_paths() -> list[str]:
@@ -123,7 +128,7 @@ class Engine:
                 handle.paths = sorted(handle.manifest.files())
             return handle.paths
 
-        return self._searcher.search(handle.store, request, known_paths)
+        return self._searcher.search(handle.store, request, known_paths, params)
 
     # ----------------------------------------------------------------- status
     def status(self, name: str | None = None) -> dict[str, Any]:

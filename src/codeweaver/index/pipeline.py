@@ -70,7 +70,7 @@ class IndexOptions:
     chunking: ChunkOptions = field(default_factory=ChunkOptions)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _FileWork:
     file: DiscoveredFile
     sha256: str

@@ -42,6 +42,7 @@ class FusionParams:
     max_query_chars: int = 2000
     use_dense: bool = True
     use_sparse: bool = True
+    definitions_first: bool = True
 
 
 def resolve_glob(pattern: str, paths: Iterable[str]) -> tuple[str, ...]:
@@ -69,15 +70,18 @@ class SearchService:
         store: VectorStore,
         request: SearchRequest,
         known_paths: Callable[[], Iterable[str]],
+        params: FusionParams | None = None,
     ) -> SearchResult:
+        """Run one search; ``params`` overrides the configured fusion for this call."""
         started = time.perf_counter()
-        parsed = parse_query(request.query, max_chars=self._params.max_query_chars)
+        p = params or self._params
+        parsed = parse_query(request.query, max_chars=p.max_query_chars)
         limit = validate_limit(request.limit)
         filters = self._filters(request, known_paths)
         if filters.paths == ():
             return SearchResult([], _ms(started), parsed.query_type)
-        hits = self._hybrid(store, parsed, limit, filters)
-        if parsed.identifier:
+        hits = self._hybrid(store, parsed, limit, filters, p)
+        if parsed.identifier and p.definitions_first:
             hits = definitions_first(hits, self._definitions(store, parsed, filters),
                                      parsed.identifier)
         hits = dedupe_overlaps(hits)[:limit]
@@ -95,9 +99,13 @@ class SearchService:
         )
 
     def _hybrid(
-        self, store: VectorStore, parsed: ParsedQuery, limit: int, filters: SearchFilters
+        self,
+        store: VectorStore,
+        parsed: ParsedQuery,
+        limit: int,
+        filters: SearchFilters,
+        p: FusionParams,
     ) -> list[Hit]:
-        p = self._params
         dense = self._embedder.embed_query(parsed.text) if p.use_dense else None
         sparse = self._sparse.encode_query(parsed.text) if p.use_sparse else None
         if sparse is not None and sparse.empty:
