@@ -1,0 +1,81 @@
+"""Layering rules of the design page, checked on the source's import statements."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+from codeweaver.config import setting_names
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "codeweaver"
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+FORBIDDEN_IN_PURE = {"fastapi", "mcp", "redis", "qdrant_client", "qdrant_edge",
+                     "prometheus_client", "onnxruntime", "uvicorn", "boto3", "typer", "rich"}
+
+# layer -> codeweaver subpackages/modules it may import
+ALLOWED = {
+    "types": set(),
+    "errors": set(),
+    "core": {"types", "errors", "core"},
+    "index": {"types", "errors", "core", "index"},
+    "search": {"types", "errors", "core", "search"},
+    "adapters": {"types", "errors", "config", "adapters"},
+    "config": {"errors"},
+    "engine": {"types", "errors", "core", "index", "search"},
+    "container": {"types", "errors", "core", "index", "search", "adapters", "config", "engine"},
+    "cli": {"types", "errors", "core", "index", "search", "config", "engine", "container", "cli"},
+}
+
+
+def modules() -> list[Path]:
+    return sorted(p for p in SRC.rglob("*.py"))
+
+
+def layer_of(path: Path) -> str:
+    rel = path.relative_to(SRC).parts
+    return rel[0].removesuffix(".py") if rel[0] != "__init__.py" else "package"
+
+
+def imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(SRC)))
+def test_layer_imports(path):
+    layer = layer_of(path)
+    if layer == "package":
+        return
+    allowed = ALLOWED[layer]
+    for name in imports(path):
+        top, _, rest = name.partition(".")
+        if top == "codeweaver":
+            target = rest.split(".")[0]
+            assert target in allowed, f"{layer} must not import codeweaver.{target}"
+        elif layer in ("types", "errors"):
+            assert top in sys.stdlib_module_names or top == "__future__", name
+        elif layer in ("core", "index", "search", "engine"):
+            assert top not in FORBIDDEN_IN_PURE, f"{layer} must not import {top}"
+
+
+def test_nothing_imports_an_edge():
+    for path in modules():
+        if layer_of(path) == "cli":
+            continue
+        assert not any(n.startswith("codeweaver.cli") for n in imports(path)), path
+
+
+def test_every_setting_is_documented():
+    text = README.read_text(encoding="utf-8")
+    missing = [n for n in setting_names() if f"`{n}`" not in text]
+    assert not missing, f"README does not document: {missing}"
