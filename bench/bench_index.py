@@ -101,16 +101,20 @@ def main() -> None:
             wall, peak, _ = run_cli(["index", str(corpus), "--project", "bench", "--json"], home)
             e2e.append(len(texts) / wall)
             rss.append(peak)
-            print(f"round {r + 1}: embedder alone {alone[-1]:.1f} chunks/s, "
-                  f"end to end {e2e[-1]:.1f} chunks/s ({wall:.1f}s), peak RSS {peak / 2**20:.0f} MiB",
-                  flush=True)
+            print(
+                f"round {r + 1}: embedder alone {alone[-1]:.1f} chunks/s, "
+                f"end to end {e2e[-1]:.1f} chunks/s ({wall:.1f}s), peak RSS {peak / 2**20:.0f} MiB",
+                flush=True,
+            )
         ratio = statistics.median(e / a for e, a in zip(e2e, alone, strict=True))
         print(f"median embedder alone : {statistics.median(alone):.1f} chunks/s")
         print(f"median end to end     : {statistics.median(e2e):.1f} chunks/s")
         print(f"median ratio e2e/alone: {ratio:.3f}")
         print(f"peak RSS (max)        : {max(rss) / 2**20:.0f} MiB")
-        reindex = [run_cli(["index", str(corpus), "--project", "bench"], work / "home0")[0]
-                   for _ in range(args.rounds)]
+        reindex = [
+            run_cli(["index", str(corpus), "--project", "bench"], work / "home0")[0]
+            for _ in range(args.rounds)
+        ]
         print(f"unchanged re-index ({files} files): median {statistics.median(reindex):.2f}s")
         subset = work / "subset"
         for i, f in enumerate(sorted(corpus.rglob("*.py"))[:300]):
@@ -119,8 +123,10 @@ def main() -> None:
             shutil.copy2(f, dst)
             _ = i
         run_cli(["index", str(subset), "--project", "subset"], work / "home-sub")
-        sub = [run_cli(["index", str(subset), "--project", "subset"], work / "home-sub")[0]
-               for _ in range(args.rounds)]
+        sub = [
+            run_cli(["index", str(subset), "--project", "subset"], work / "home-sub")[0]
+            for _ in range(args.rounds)
+        ]
         print(f"unchanged re-index (300 files): median {statistics.median(sub):.2f}s")
     finally:
         shutil.rmtree(work, ignore_errors=True)

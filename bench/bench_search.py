@@ -34,11 +34,20 @@ from codeweaver.search.service import FusionParams, SearchRequest, SearchService
 from codeweaver.types import Chunk, StoredPoint
 
 NL_QUERIES = [
-    "render a table with borders", "parse command line options", "read configuration file",
-    "print progress bar to the terminal", "wrap text to a given width", "convert color to rgb",
-    "handle keyboard interrupt", "format a traceback", "measure the width of text",
-    "validate the value of a parameter", "prompt the user for confirmation",
-    "split a string into lines", "escape markup in text", "load data from json",
+    "render a table with borders",
+    "parse command line options",
+    "read configuration file",
+    "print progress bar to the terminal",
+    "wrap text to a given width",
+    "convert color to rgb",
+    "handle keyboard interrupt",
+    "format a traceback",
+    "measure the width of text",
+    "validate the value of a parameter",
+    "prompt the user for confirmation",
+    "split a string into lines",
+    "escape markup in text",
+    "load data from json",
 ]
 
 
@@ -103,18 +112,28 @@ def main() -> None:
     upsert_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     store.optimize()
-    print(f"stored {store.count()} points: upsert {upsert_s:.1f}s, optimize "
-          f"{time.perf_counter() - t0:.1f}s")
+    print(
+        f"stored {store.count()} points: upsert {upsert_s:.1f}s, optimize "
+        f"{time.perf_counter() - t0:.1f}s"
+    )
 
     s = settings.search
-    service = SearchService(embedder, sparse, FusionParams(
-        prefetch_limit=s.prefetch_limit, rrf_k=s.rrf_k,
-        dense_weight=s.dense_weight, sparse_weight=s.sparse_weight))
+    service = SearchService(
+        embedder,
+        sparse,
+        FusionParams(
+            prefetch_limit=s.prefetch_limit,
+            rrf_k=s.rrf_k,
+            dense_weight=s.dense_weight,
+            sparse_weight=s.sparse_weight,
+        ),
+    )
     unique_paths = sorted(set(paths))
     idents = [c.name for c in chunks if c.name and c.kind in ("function", "method")]
     rnd = random.Random(2)
-    queries = [rnd.choice(NL_QUERIES) if k % 2 == 0 else rnd.choice(idents)
-               for k in range(args.queries)]
+    queries = [
+        rnd.choice(NL_QUERIES) if k % 2 == 0 else rnd.choice(idents) for k in range(args.queries)
+    ]
     for q in queries[:10]:  # warm up
         service.search(store, SearchRequest(q), lambda: unique_paths)
     for label, lang in (("no filter", None), ("language=python", "python")):
@@ -126,8 +145,10 @@ def main() -> None:
             took["all"].append(ms)
             took["nl" if k % 2 == 0 else "identifier"].append(ms)
         for kind, vals in took.items():
-            print(f"{label:16s} {kind:10s} n={len(vals):3d} p50={statistics.median(vals):6.2f} ms "
-                  f"p95={percentile(vals, 95):6.2f} ms")
+            print(
+                f"{label:16s} {kind:10s} n={len(vals):3d} p50={statistics.median(vals):6.2f} ms "
+                f"p95={percentile(vals, 95):6.2f} ms"
+            )
     t = time.perf_counter()
     for q in NL_QUERIES:
         embedder.embed_query(q)

@@ -93,8 +93,7 @@ def score(engine, project: str, cases: list[Case], params: FusionParams) -> dict
                 mrr += 1.0 / rank
                 break
     n = len(cases)
-    return {"R@1": r1 / n, "R@10": r10 / n, "MRR@10": mrr / n,
-            "p50_ms": statistics.median(took)}
+    return {"R@1": r1 / n, "R@10": r10 / n, "MRR@10": mrr / n, "p50_ms": statistics.median(took)}
 
 
 MODES = {
@@ -142,24 +141,41 @@ def main() -> None:
             engine = build_engine(settings, embedder=embedder)
             t0 = time.perf_counter()
             stats = engine.index(corpus, "eval")
-            print(f"# variant {variant}: {stats.chunks_total} chunks indexed in "
-                  f"{time.perf_counter() - t0:.1f}s", flush=True)
+            print(
+                f"# variant {variant}: {stats.chunks_total} chunks indexed in "
+                f"{time.perf_counter() - t0:.1f}s",
+                flush=True,
+            )
             for k in args.rrf_k.split(","):
                 for pair in args.weights.split(","):
                     dw, sw = (float(x) for x in pair.split(":"))
                     for mode, flags in MODES.items():
-                        if mode != "hybrid" and (pair != args.weights.split(",")[0] or
-                                                 k != args.rrf_k.split(",")[0]):
+                        if mode != "hybrid" and (
+                            pair != args.weights.split(",")[0] or k != args.rrf_k.split(",")[0]
+                        ):
                             continue
-                        params = FusionParams(rrf_k=int(k), dense_weight=dw, sparse_weight=sw,
-                                              definitions_first=False, **flags)
+                        params = FusionParams(
+                            rrf_k=int(k),
+                            dense_weight=dw,
+                            sparse_weight=sw,
+                            definitions_first=False,
+                            **flags,
+                        )
                         m = score(engine, "eval", cases, params)
-                        row = {"variant": variant, "mode": mode, "rrf_k": int(k),
-                               "weights": pair, **{k2: round(v, 4) for k2, v in m.items()}}
+                        row = {
+                            "variant": variant,
+                            "mode": mode,
+                            "rrf_k": int(k),
+                            "weights": pair,
+                            **{k2: round(v, 4) for k2, v in m.items()},
+                        }
                         rows.append(row)
-                        print(f"{variant:13s} {mode:7s} k={k:>3s} w={pair:7s} "
-                              f"R@1={m['R@1']:.3f} R@10={m['R@10']:.3f} "
-                              f"MRR@10={m['MRR@10']:.3f} p50={m['p50_ms']:.1f}ms", flush=True)
+                        print(
+                            f"{variant:13s} {mode:7s} k={k:>3s} w={pair:7s} "
+                            f"R@1={m['R@1']:.3f} R@10={m['R@10']:.3f} "
+                            f"MRR@10={m['MRR@10']:.3f} p50={m['p50_ms']:.1f}ms",
+                            flush=True,
+                        )
             engine.close()
         if args.json:
             print(json.dumps(rows))

@@ -13,8 +13,19 @@ from codeweaver.config import setting_names
 SRC = Path(__file__).resolve().parents[1] / "src" / "codeweaver"
 README = Path(__file__).resolve().parents[1] / "README.md"
 
-FORBIDDEN_IN_PURE = {"fastapi", "mcp", "redis", "qdrant_client", "qdrant_edge",
-                     "prometheus_client", "onnxruntime", "uvicorn", "boto3", "typer", "rich"}
+FORBIDDEN_IN_PURE = {
+    "fastapi",
+    "mcp",
+    "redis",
+    "qdrant_client",
+    "qdrant_edge",
+    "prometheus_client",
+    "onnxruntime",
+    "uvicorn",
+    "boto3",
+    "typer",
+    "rich",
+}
 
 # layer -> codeweaver subpackages/modules it may import
 ALLOWED = {

@@ -40,7 +40,7 @@ def parse_config(text):
     return values
 '''
 
-GO = '''package server
+GO = """package server
 
 type Server struct { port int }
 
@@ -49,12 +49,12 @@ func (s *Server) Start() error {
 }
 
 func listen(port int) error { return nil }
-'''
+"""
 
-JS = '''export function formatCurrency(amount, currency) {
+JS = """export function formatCurrency(amount, currency) {
   return new Intl.NumberFormat("en-US", { style: "currency", currency }).format(amount);
 }
-'''
+"""
 
 
 @pytest.fixture
@@ -102,8 +102,16 @@ def test_index_search_status_projects(home, project):
     out = one_json(res.stdout)
     assert set(out) == {"results", "took_ms"}
     first = out["results"][0]
-    assert set(first) == {"path", "start_line", "end_line", "symbol", "kind", "language",
-                          "score", "snippet"}
+    assert set(first) == {
+        "path",
+        "start_line",
+        "end_line",
+        "symbol",
+        "kind",
+        "language",
+        "score",
+        "snippet",
+    }
     assert first["path"] == "pkg/upload.py" and first["symbol"] == "Uploader.upload_with_retry"
     assert (first["start_line"], first["end_line"]) == (11, 17)
 

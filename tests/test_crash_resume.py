@@ -67,8 +67,9 @@ def test_kill_9_mid_index_then_resume(tmp_path):
     make_project(root)
     home = tmp_path / "home"
     env = {**os.environ, "CODEWEAVER_HOME": str(home), "CODEWEAVER_INDEX__BATCH_CHUNKS": "16"}
-    proc = subprocess.Popen([*CLI, "index", str(root)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*CLI, "index", str(root)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 300
     while recorded_files(home) < 15 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)

@@ -60,7 +60,7 @@ def test_bad_toml_and_unknown_keys(tmp_path):
         load_settings(bad)
     unknown = tmp_path / "unknown.toml"
     unknown.write_text("[search]\nwhatever = 1\n")
-    with pytest.raises(ConfigError, match="search.whatever"):
+    with pytest.raises(ConfigError, match=r"search\.whatever"):
         load_settings(unknown)
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(tmp_path / "nope.toml")

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from embedder_twin import HashEmbedder
-from store_twin import MemoryStore
 
 from codeweaver.core.bm25 import Bm25Encoder
 from codeweaver.errors import InputError
 from codeweaver.index.manifest import Manifest
 from codeweaver.index.pipeline import Indexer, IndexOptions
 from codeweaver.types import StoredPoint
+from embedder_twin import HashEmbedder
+from store_twin import MemoryStore
 
 
 def make_project(root: Path, n: int = 12) -> None:
@@ -40,8 +40,13 @@ class FlakyStore(MemoryStore):
 
 
 def indexer(store, manifest, embedder=None, batch=8):
-    return Indexer(store, embedder or HashEmbedder(), Bm25Encoder(), manifest,
-                   IndexOptions(batch_chunks=batch, use_git=False))
+    return Indexer(
+        store,
+        embedder or HashEmbedder(),
+        Bm25Encoder(),
+        manifest,
+        IndexOptions(batch_chunks=batch, use_git=False),
+    )
 
 
 def consistent(store: MemoryStore, manifest: Manifest) -> None:

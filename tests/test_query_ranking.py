@@ -39,8 +39,12 @@ def test_query_validation():
 
 
 def test_dedupe_keeps_best_of_overlapping_ranges_per_file():
-    hits = [hit("a.py", 10, 20, score=3), hit("a.py", 15, 30, score=2),
-            hit("b.py", 10, 20, score=1), hit("a.py", 31, 40, score=0.5)]
+    hits = [
+        hit("a.py", 10, 20, score=3),
+        hit("a.py", 15, 30, score=2),
+        hit("b.py", 10, 20, score=1),
+        hit("a.py", 31, 40, score=0.5),
+    ]
     kept = dedupe_overlaps(hits)
     assert [(h.path, h.start_line) for h in kept] == [("a.py", 10), ("b.py", 10), ("a.py", 31)]
 

@@ -45,12 +45,16 @@ class IndexSettings(_Section):
         default_factory=list, description="Extra gitignore-style patterns to skip."
     )
     use_git: bool = Field(True, description="Inside a git repo, list files with git itself.")
-    batch_chunks: int = Field(64, ge=1, le=4096, description="Chunks embedded and stored per batch.")
+    batch_chunks: int = Field(
+        64, ge=1, le=4096, description="Chunks embedded and stored per batch."
+    )
 
 
 class ChunkingSettings(_Section):
     max_lines: int = Field(150, ge=10, description="Split units longer than this many lines.")
-    max_chars: int = Field(6000, ge=200, description="Split units longer than this many characters.")
+    max_chars: int = Field(
+        6000, ge=200, description="Split units longer than this many characters."
+    )
     window_lines: int = Field(60, ge=5, description="Line-window size for plain text files.")
     window_overlap: int = Field(10, ge=0, description="Overlap of consecutive line windows.")
     context_path: bool = Field(True, description="Prefix embedded text with the file path.")

@@ -19,12 +19,12 @@ from __future__ import annotations
 __all__ = [
     "CodeWeaverError",
     "ConfigError",
-    "InputError",
-    "PathError",
-    "NotFoundError",
-    "IndexingError",
-    "StoreError",
     "EmbeddingError",
+    "IndexingError",
+    "InputError",
+    "NotFoundError",
+    "PathError",
+    "StoreError",
 ]
 
 

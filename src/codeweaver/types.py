@@ -12,14 +12,14 @@ from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "Chunk",
-    "SparseVec",
-    "StoredPoint",
-    "SearchFilters",
-    "StoreQuery",
+    "Embedder",
     "Hit",
     "IndexStats",
-    "Embedder",
+    "SearchFilters",
     "SparseEncoder",
+    "SparseVec",
+    "StoreQuery",
+    "StoredPoint",
     "VectorStore",
 ]
 

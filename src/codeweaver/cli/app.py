@@ -67,7 +67,9 @@ def search(
     project: ProjectOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Results (1-100).")] = 10,
     language: Annotated[str | None, typer.Option("--language", "-l")] = None,
-    path: Annotated[str | None, typer.Option("--path", help="Path glob, e.g. 'src/**/*.py'.")] = None,
+    path: Annotated[
+        str | None, typer.Option("--path", help="Path glob, e.g. 'src/**/*.py'.")
+    ] = None,
     kind: Annotated[str | None, typer.Option("--kind", help="function, class, method …")] = None,
     batch: Annotated[
         Path | None, typer.Option("--batch", help="File with one query per line.")
@@ -114,7 +116,9 @@ def status(project: ProjectOpt = None, json_out: JsonOpt = False, config: Config
 
 @projects_app.callback(invoke_without_command=True)
 @guarded
-def projects_default(ctx: typer.Context, json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
+def projects_default(
+    ctx: typer.Context, json_out: JsonOpt = False, config: ConfigOpt = None
+) -> None:
     """List projects (default) — or 'projects remove NAME'."""
     if ctx.invoked_subcommand is None:
         _list_projects(json_out, config)

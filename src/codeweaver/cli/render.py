@@ -78,8 +78,13 @@ def index_progress(enabled: bool) -> Iterator[Callable[[IndexProgress], None]]:
 
         def update(p: IndexProgress) -> None:
             rate = p.chunks_done / max(time.perf_counter() - started, 1e-6)
-            bar.update(task, total=p.files_total, completed=p.files_done,
-                       chunks=p.chunks_done, rate=f"{rate:.0f}")
+            bar.update(
+                task,
+                total=p.files_total,
+                completed=p.files_done,
+                chunks=p.chunks_done,
+                rate=f"{rate:.0f}",
+            )
 
         yield update
 
@@ -154,6 +159,11 @@ def projects(items: list[dict[str, Any]]) -> None:
         return
     table = Table("project", "root", "files", "chunks", "last run")
     for it in items:
-        table.add_row(escape(it["project"]), escape(it["root"]), str(it["files"]),
-                      str(it["chunks"]), _when(it.get("last_run_at")))
+        table.add_row(
+            escape(it["project"]),
+            escape(it["root"]),
+            str(it["files"]),
+            str(it["chunks"]),
+            _when(it.get("last_run_at")),
+        )
     out.print(table)

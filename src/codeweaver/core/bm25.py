@@ -1,7 +1,7 @@
 """BM25 sparse vectors for Qdrant's IDF modifier.
 
 Documents carry the BM25 term-frequency component
-``tf·(k1+1) / (tf + k1·(1 − b + b·len/avg_len))``; Qdrant multiplies in the IDF at query
+``tf·(k1+1) / (tf + k1·(1 - b + b·len/avg_len))``; Qdrant multiplies in the IDF at query
 time (sparse vector ``modifier=idf``), so the store never needs corpus-wide rewrites when
 files change. Queries carry weight 1 per distinct token. Token ids are stable 31-bit
 hashes, so no vocabulary has to be stored or shared.

@@ -9,8 +9,22 @@ from codeweaver.types import Hit
 __all__ = ["dedupe_overlaps", "definitions_first"]
 
 _DEFINITION_KINDS = frozenset(
-    {"function", "method", "class", "struct", "interface", "enum", "trait", "impl", "type",
-     "module", "namespace", "constructor", "record", "union"}
+    {
+        "function",
+        "method",
+        "class",
+        "struct",
+        "interface",
+        "enum",
+        "trait",
+        "impl",
+        "type",
+        "module",
+        "namespace",
+        "constructor",
+        "record",
+        "union",
+    }
 )
 
 
@@ -48,8 +62,11 @@ def _definition_rank(hit: Hit, identifier: str) -> int | None:
 
 def definitions_first(hits: list[Hit], definitions: list[Hit], identifier: str) -> list[Hit]:
     """Put definitions of ``identifier`` ahead of the fused results, best match first."""
-    ranked = [(r, i, h) for i, h in enumerate(definitions)
-              if (r := _definition_rank(h, identifier)) is not None]
+    ranked = [
+        (r, i, h)
+        for i, h in enumerate(definitions)
+        if (r := _definition_rank(h, identifier)) is not None
+    ]
     ranked.sort(key=lambda t: (t[0], t[1]))
     top = [h for _, _, h in ranked]
     top_ids = {h.id for h in top}
@@ -61,5 +78,14 @@ def definitions_first(hits: list[Hit], definitions: list[Hit], identifier: str) 
 
 
 def _with_score(hit: Hit, score: float) -> Hit:
-    return Hit(hit.path, hit.start_line, hit.end_line, hit.symbol, hit.kind, hit.language,
-               score, hit.snippet, hit.id)
+    return Hit(
+        hit.path,
+        hit.start_line,
+        hit.end_line,
+        hit.symbol,
+        hit.kind,
+        hit.language,
+        score,
+        hit.snippet,
+        hit.id,
+    )

@@ -18,12 +18,72 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
 STOPWORDS: frozenset[str] = frozenset(
-    """
-    a an and are as at be but by for from has have in is it its of on or that the this
-    to was were will with we you do does did not no so if then else elif than these those
-    there their them they what when where which who why how can could should would may
-    self this cls var let const
-    """.split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+        "we",
+        "you",
+        "do",
+        "does",
+        "did",
+        "not",
+        "no",
+        "so",
+        "if",
+        "then",
+        "else",
+        "elif",
+        "than",
+        "these",
+        "those",
+        "there",
+        "their",
+        "them",
+        "they",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "how",
+        "can",
+        "could",
+        "should",
+        "would",
+        "may",
+        "self",
+        "cls",
+        "var",
+        "let",
+        "const",
+    ]
 )
 
 _MAX_TOKEN = 40

@@ -83,7 +83,7 @@ def _git_paths(root: Path) -> list[str] | None:
     return sorted({p for p in out.split("\0") if p})
 
 
-def _read_ignore(path: Path) -> pathspec.PathSpec | None:
+def _read_ignore(path: Path) -> pathspec.GitIgnoreSpec | None:
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
@@ -91,7 +91,7 @@ def _read_ignore(path: Path) -> pathspec.PathSpec | None:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def _ignored(rel: str, is_dir: bool, specs: list[tuple[str, pathspec.PathSpec]]) -> bool:
+def _ignored(rel: str, is_dir: bool, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> bool:
     """Apply nested ignore files; a deeper file's verdict overrides a shallower one."""
     verdict = False
     for base, spec in specs:
@@ -106,7 +106,7 @@ def _ignored(rel: str, is_dir: bool, specs: list[tuple[str, pathspec.PathSpec]])
 
 def _walk_paths(root: Path) -> list[str]:
     paths: list[str] = []
-    stack: list[tuple[Path, list[tuple[str, pathspec.PathSpec]]]] = [(root, [])]
+    stack: list[tuple[Path, list[tuple[str, pathspec.GitIgnoreSpec]]]] = [(root, [])]
     while stack:
         folder, specs = stack.pop()
         rel_dir = folder.relative_to(root).as_posix()
@@ -137,9 +137,7 @@ def _inside(root: Path, path: Path) -> bool:
     return True
 
 
-def _classify(
-    root: Path, rel: str, max_bytes: int
-) -> tuple[DiscoveredFile | None, str | None]:
+def _classify(root: Path, rel: str, max_bytes: int) -> tuple[DiscoveredFile | None, str | None]:
     abs_path = root / rel
     try:
         if abs_path.is_symlink() and not _inside(root, abs_path):

@@ -144,8 +144,10 @@ class Indexer:
     def _prepare(self, full: bool) -> bool:
         meta = self._manifest.meta()
         model = meta.get("model_id")
-        if model is not None and not full and (
-            model != self._embedder.model_id or meta.get("dim") != self._embedder.dim
+        if (
+            model is not None
+            and not full
+            and (model != self._embedder.model_id or meta.get("dim") != self._embedder.dim)
         ):
             raise InputError(
                 f"this project was indexed with model {model} ({meta.get('dim')} dims) but the "
@@ -248,8 +250,7 @@ class Indexer:
 
     def _commit(self, done: list[_FileWork]) -> None:
         self._manifest.record_files(
-            FileRecord(w.file.path, w.sha256, w.file.size, w.file.mtime_ns, w.total)
-            for w in done
+            FileRecord(w.file.path, w.sha256, w.file.size, w.file.mtime_ns, w.total) for w in done
         )
 
     def _finish(

@@ -82,8 +82,9 @@ class SearchService:
             return SearchResult([], _ms(started), parsed.query_type)
         hits = self._hybrid(store, parsed, limit, filters, p)
         if parsed.identifier and p.definitions_first:
-            hits = definitions_first(hits, self._definitions(store, parsed, filters),
-                                     parsed.identifier)
+            hits = definitions_first(
+                hits, self._definitions(store, parsed, filters), parsed.identifier
+            )
         hits = dedupe_overlaps(hits)[:limit]
         return SearchResult(hits, _ms(started), parsed.query_type)
 
