@@ -16,11 +16,14 @@ import numpy as np
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
+
 def _erf(x: np.ndarray) -> np.ndarray:
     """erf via Abramowitz & Stegun 7.1.26 (abs error < 1.5e-7), in float64."""
     z = np.abs(x.astype(np.float64))
     t = 1.0 / (1.0 + 0.3275911 * z)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
     return np.sign(x) * (1.0 - poly * np.exp(-z * z))
 
 
@@ -80,7 +83,9 @@ class BertReference:
         x = self._ln(x, "embeddings.LayerNorm")
         for i in range(int(self.cfg["num_hidden_layers"])):
             p = f"encoder.layer.{i}"
-            a = self._lin(self._self_attention(x, f"{p}.attention.self"), f"{p}.attention.output.dense")
+            a = self._lin(
+                self._self_attention(x, f"{p}.attention.self"), f"{p}.attention.output.dense"
+            )
             x = self._ln(a + x, f"{p}.attention.output.LayerNorm")
             h = _gelu(self._lin(x, f"{p}.intermediate.dense"))
             x = self._ln(self._lin(h, f"{p}.output.dense") + x, f"{p}.output.LayerNorm")

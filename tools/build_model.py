@@ -175,10 +175,10 @@ def _attention(
 
 def _gelu(g: _Graph, x: str, prefix: str) -> str:
     """Exact (erf) GELU: ``0.5 * x * (1 + erf(x / sqrt(2)))``."""
-    inv_sqrt2 = g.const(f"{prefix}.inv_sqrt2", np.array(1.0 / np.sqrt(2.0), np.float32))
+    sqrt2 = g.const(f"{prefix}.sqrt2", np.array(np.sqrt(2.0), np.float32))
     one = g.const(f"{prefix}.one", np.array(1.0, np.float32))
     half = g.const(f"{prefix}.half", np.array(0.5, np.float32))
-    erf = g.op("Erf", [g.op("Mul", [x, inv_sqrt2], prefix)], prefix)
+    erf = g.op("Erf", [g.op("Div", [x, sqrt2], prefix)], prefix)
     return g.op("Mul", [g.op("Mul", [x, g.op("Add", [erf, one], prefix)], prefix), half], prefix)
 
 
@@ -200,8 +200,8 @@ def _layer(
 
 def _embeddings(g: _Graph, w: dict[str, np.ndarray], eps: float, token_types: bool) -> str:
     p = "embeddings"
-    words = g.op("Gather", [g.const("word_embeddings", w[f"{p}.word_embeddings.weight"])]
-                 + ["input_ids"], p, axis=0)
+    table = g.const("word_embeddings", w[f"{p}.word_embeddings.weight"])
+    words = g.op("Gather", [table, "input_ids"], p, axis=0)
     pos_table = w[f"{p}.position_embeddings.weight"]
     type_table = w[f"{p}.token_type_embeddings.weight"]
     if not token_types:  # every token has type 0: fold that row into the positions
@@ -273,6 +273,7 @@ def quantize_int8(
     reduce_range: bool = False,
     weight_type: str = "QInt8",
     int8_word_embeddings: bool = True,
+    op_types: Sequence[str] = ("MatMul",),
 ) -> None:
     """Dynamic int8 quantisation of the MatMul weights (and the word embeddings)."""
     import logging
@@ -286,10 +287,11 @@ def quantize_int8(
         quantize_dynamic(
             fp32_path,
             out_path,
-            op_types_to_quantize=["MatMul"],
+            op_types_to_quantize=list(op_types),
             per_channel=per_channel,
             reduce_range=reduce_range,
             weight_type=QuantType[weight_type],
+            extra_options={"DefaultTensorType": TensorProto.FLOAT},
         )
     finally:
         quant_logger.setLevel(level)
@@ -351,7 +353,7 @@ SAMPLE_TEXTS: tuple[str, ...] = (
     "retry a network request with exponential backoff",
     "import numpy as np\nx = np.linspace(0, 1, 100)\ny = np.sin(2 * np.pi * x)",
     "The quick brown fox jumps over the lazy dog.",
-    "#include <stdio.h>\nint main(void) { printf(\"hello\\n\"); return 0; }",
+    '#include <stdio.h>\nint main(void) { printf("hello\\n"); return 0; }',
     "parse a JSON configuration file and validate required fields",
     "",
     "x",

@@ -18,13 +18,14 @@ import numpy as np
 
 from codeweaver.errors import EmbeddingError
 
-__all__ = ["OnnxEmbedder", "MODEL_ID", "DIM"]
+__all__ = ["DIM", "MODEL_ID", "OnnxEmbedder"]
 
 MODEL_ID = "minilm-l6-v2-int8"
 DIM = 384
 _MODEL_FILE = "minilm-l6-v2-int8.onnx"
 _TOKENIZER_FILE = "minilm-l6-v2.tokenizer.json"
 _OUTPUT = "embeddings"
+_MAX_POSITIONS = 512  # BERT position table
 
 
 def _default_threads() -> int:
@@ -58,8 +59,8 @@ class OnnxEmbedder:
         batch_size: int = 16,
         threads: int | None = None,
     ) -> None:
-        if max_seq_len < 2:
-            raise ValueError("max_seq_len must be at least 2")
+        if not 2 <= max_seq_len <= _MAX_POSITIONS:
+            raise ValueError(f"max_seq_len must be between 2 and {_MAX_POSITIONS}")
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if threads is not None and threads < 1:
@@ -95,6 +96,8 @@ class OnnxEmbedder:
         return self._threads
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        if isinstance(texts, str):
+            raise TypeError("embed_documents takes a sequence of texts, not one string")
         if not texts:
             return []
         session, tokenizer = self._load()
@@ -108,7 +111,8 @@ class OnnxEmbedder:
         for start in range(0, len(order), self._batch_size):
             chunk = order[start : start + self._batch_size]
             out[chunk] = self._run(session, [ids[i] for i in chunk])
-        return [row.tolist() for row in out]
+        rows: list[list[float]] = out.tolist()
+        return rows
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
@@ -183,7 +187,7 @@ def _resolved(explicit: Path | None, shipped: str) -> Iterator[Path]:
         if explicit is not None:
             path = explicit
         else:
-            resource = resources.files("codeweaver").joinpath("models", shipped)
+            resource = resources.files("codeweaver") / "models" / shipped
             path = stack.enter_context(resources.as_file(resource))
         if not path.is_file():
             raise EmbeddingError(f"embedding model file not found: {path}")
