@@ -64,7 +64,7 @@ class ChunkingSettings(_Section):
 
 class EmbeddingSettings(_Section):
     provider: Literal["local"] = Field("local", description="Embedding provider.")
-    batch_size: int = Field(16, ge=1, le=256, description="Texts per model call.")
+    batch_size: int = Field(8, ge=1, le=256, description="Texts per model call.")
     max_seq_len: int = Field(256, ge=16, le=512, description="Token limit per text.")
     threads: int = Field(0, ge=0, description="Inference threads (0: all cores).")
 
@@ -86,7 +86,7 @@ class QdrantSettings(_Section):
 class SearchSettings(_Section):
     default_limit: int = Field(10, ge=1, le=100, description="Results when no limit is given.")
     prefetch_limit: int = Field(50, ge=1, le=1000, description="Candidates per side before fusion.")
-    rrf_k: int = Field(60, ge=1, description="RRF rank constant.")
+    rrf_k: int = Field(5, ge=1, description="RRF rank constant.")
     dense_weight: float = Field(1.0, ge=0, description="RRF weight of the dense side.")
     sparse_weight: float = Field(1.0, ge=0, description="RRF weight of the sparse (BM25) side.")
     max_query_chars: int = Field(2000, ge=1, description="Longest accepted query.")

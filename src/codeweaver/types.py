@@ -108,7 +108,7 @@ class StoreQuery:
     limit: int
     filters: SearchFilters = field(default_factory=SearchFilters)
     prefetch_limit: int = 50
-    rrf_k: int = 60
+    rrf_k: int = 5
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
 

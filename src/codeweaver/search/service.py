@@ -36,7 +36,7 @@ class SearchResult:
 @dataclass(frozen=True, slots=True)
 class FusionParams:
     prefetch_limit: int = 50
-    rrf_k: int = 60
+    rrf_k: int = 5
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
     max_query_chars: int = 2000
