@@ -65,7 +65,7 @@ class ChunkingSettings(_Section):
 class EmbeddingSettings(_Section):
     provider: Literal["local"] = Field("local", description="Embedding provider.")
     batch_size: int = Field(8, ge=1, le=256, description="Texts per model call.")
-    max_seq_len: int = Field(256, ge=16, le=512, description="Token limit per text.")
+    max_seq_len: int = Field(128, ge=16, le=512, description="Token limit per text.")
     threads: int = Field(0, ge=0, description="Inference threads (0: all cores).")
 
 
