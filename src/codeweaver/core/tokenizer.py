@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 __all__ = ["STOPWORDS", "split_identifier", "stem", "tokenize"]
 
@@ -115,15 +116,22 @@ def _keep(token: str) -> bool:
     return 1 < len(token) <= _MAX_TOKEN and token not in STOPWORDS
 
 
+@lru_cache(maxsize=131_072)
+def _ident_tokens(ident: str, stemming: bool) -> tuple[str, ...]:
+    """The tokens of one identifier (identifiers repeat a lot, so this is cached)."""
+    parts = split_identifier(ident)
+    out: list[str] = []
+    whole = ident.lower()
+    if len(parts) > 1 and _keep(whole):
+        out.append(whole)
+    for part in parts:
+        if not _keep(part) or (part.isdigit() and len(part) > 4):
+            continue
+        out.append(stem(part) if stemming else part)
+    return tuple(out)
+
+
 def tokenize(text: str, *, stemming: bool = True) -> Iterator[str]:
     """Yield lexical tokens of ``text``: whole identifiers and their parts, lowercased."""
-    for match in _IDENT.finditer(text):
-        ident = match.group()
-        parts = split_identifier(ident)
-        whole = ident.lower()
-        if len(parts) > 1 and _keep(whole):
-            yield whole
-        for part in parts:
-            if not _keep(part) or (part.isdigit() and len(part) > 4):
-                continue
-            yield stem(part) if stemming else part
+    for ident in _IDENT.findall(text):
+        yield from _ident_tokens(ident, stemming)

@@ -19,9 +19,18 @@ from typing import Any
 
 from codeweaver.core.chunking import ChunkOptions, chunk_file
 from codeweaver.errors import InputError
+from codeweaver.index.background import ahead
 from codeweaver.index.discovery import Discovered, DiscoveredFile, discover, git_commit
 from codeweaver.index.manifest import FileRecord, Manifest
-from codeweaver.types import Chunk, Embedder, IndexStats, SparseEncoder, StoredPoint, VectorStore
+from codeweaver.types import (
+    Chunk,
+    Embedder,
+    IndexStats,
+    SparseEncoder,
+    SparseVec,
+    StoredPoint,
+    VectorStore,
+)
 
 __all__ = ["IndexOptions", "Indexer", "Progress", "embed_text", "point_id"]
 
@@ -79,13 +88,29 @@ class _FileWork:
     cleared: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class _Item:
+    work: _FileWork
+    chunk: Chunk
+    text: str
+    sparse: SparseVec
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    work: _FileWork
+    items: list[_Item]
+    problem: str | None = None
+    readable: bool = True
+
+
 @dataclass(slots=True)
 class _Run:
     files_total: int
     files_done: int = 0
     chunks_added: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
-    pending: list[tuple[_FileWork, Chunk]] = field(default_factory=list)
+    pending: list[_Item] = field(default_factory=list)
 
 
 class Indexer:
@@ -130,8 +155,8 @@ class Indexer:
             self._manifest.forget_files(deleted)
         run = _Run(files_total=len(changed))
         report = on_progress or (lambda _p: None)
-        for item in changed:
-            self._process_file(item, run)
+        for prepared in ahead(map(self._read_file, changed)):
+            self._accept(prepared, run)
             while len(run.pending) >= self._opts.batch_chunks:
                 self._flush_batch(run, self._opts.batch_chunks)
             report(Progress(run.files_done, run.files_total, run.chunks_added))
@@ -197,53 +222,61 @@ class Indexer:
         deleted = sorted(p for p in known if p not in present)
         return changed, unchanged, deleted
 
-    def _process_file(self, work: _FileWork, run: _Run) -> None:
+    def _read_file(self, work: _FileWork) -> _Prepared:
+        """Read, chunk and BM25-encode one file (runs in the reader thread: no store I/O)."""
         text, problem = _read_text(work.file.abs_path)
         if text is None:
-            run.files_done += 1
-            if problem:
-                run.failures.append((work.file.path, problem))
-            self._store.delete_paths([work.file.path])
-            self._manifest.forget_files([work.file.path])
-            return
+            return _Prepared(work, [], problem, readable=False)
         try:
             chunks = chunk_file(work.file.path, text, options=self._opts.chunking)
         except Exception as exc:  # a chunker bug must not stop the run
+            return _Prepared(work, [], f"chunking failed: {exc}", readable=False)
+        items = []
+        for chunk in chunks:
+            body = embed_text(chunk)
+            items.append(_Item(work, chunk, body, self._sparse.encode_document(body)))
+        return _Prepared(work, items)
+
+    def _accept(self, prepared: _Prepared, run: _Run) -> None:
+        work = prepared.work
+        if not prepared.readable:
             run.files_done += 1
-            run.failures.append((work.file.path, f"chunking failed: {exc}"))
+            if prepared.problem:
+                run.failures.append((work.file.path, prepared.problem))
+            self._store.delete_paths([work.file.path])
+            self._manifest.forget_files([work.file.path])
             return
-        work.remaining = work.total = len(chunks)
-        if not chunks:
+        work.remaining = work.total = len(prepared.items)
+        if not prepared.items:
             run.files_done += 1
             self._store.delete_paths([work.file.path])
             self._commit([work])
             return
-        run.pending.extend((work, c) for c in chunks)
+        run.pending.extend(prepared.items)
 
     def _flush_batch(self, run: _Run, size: int) -> None:
         batch, run.pending = run.pending[:size], run.pending[size:]
-        to_clear = [w for w, _ in batch if not w.cleared]
+        to_clear = list(dict.fromkeys(i.work for i in batch if not i.work.cleared))
         if to_clear:
-            self._store.delete_paths(list(dict.fromkeys(w.file.path for w in to_clear)))
+            self._store.delete_paths([w.file.path for w in to_clear])
             for w in to_clear:
                 w.cleared = True
-        texts = [embed_text(c) for _, c in batch]
-        dense = self._embedder.embed_documents(texts)
+        dense = self._embedder.embed_documents([i.text for i in batch])
         points = []
-        for (work, chunk), vec, text in zip(batch, dense, texts, strict=True):
-            ordinal = work.remaining  # unique per file while counting down
-            work.remaining -= 1
+        for item, vec in zip(batch, dense, strict=True):
+            ordinal = item.work.remaining  # unique per file while counting down
+            item.work.remaining -= 1
             points.append(
                 StoredPoint(
-                    id=point_id(chunk, ordinal),
+                    id=point_id(item.chunk, ordinal),
                     dense=vec,
-                    sparse=self._sparse.encode_document(text),
-                    payload=chunk_payload(chunk),
+                    sparse=item.sparse,
+                    payload=chunk_payload(item.chunk),
                 )
             )
         self._store.upsert(points)
         run.chunks_added += len(points)
-        done = [w for w in dict.fromkeys(w for w, _ in batch) if w.remaining == 0]
+        done = [w for w in dict.fromkeys(i.work for i in batch) if w.remaining == 0]
         if done:
             self._commit(done)
             run.files_done += len(done)
