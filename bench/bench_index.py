@@ -15,8 +15,8 @@ Rounds interleave the two measurements so machine noise hits both alike.
 from __future__ import annotations
 
 import argparse
-import json
 import importlib.util
+import json
 import os
 import shutil
 import statistics
