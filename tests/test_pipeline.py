@@ -139,3 +139,17 @@ def test_unreadable_file_is_a_listed_failure(tmp_path, monkeypatch):
     assert stats.failures == (("mod_1.py", "cannot read: Permission denied"),)
     assert manifest.failures() == [("mod_1.py", "cannot read: Permission denied")]
     consistent(store, manifest)
+
+
+def test_second_writer_is_refused_clearly(tmp_path):
+    from codeweaver.errors import IndexingError
+    from codeweaver.index.lock import writer_lock
+
+    with (
+        writer_lock(tmp_path, "p"),
+        pytest.raises(IndexingError, match="being indexed"),
+        writer_lock(tmp_path, "p"),
+    ):
+        pass
+    with writer_lock(tmp_path, "p"):  # released after the first holder
+        pass

@@ -13,6 +13,7 @@ from typing import Any
 
 from codeweaver.errors import InputError, NotFoundError
 from codeweaver.index.discovery import resolve_root
+from codeweaver.index.lock import writer_lock
 from codeweaver.index.manifest import Manifest
 from codeweaver.index.pipeline import Indexer, IndexOptions, Progress
 from codeweaver.index.projects import Project, ProjectRegistry, default_project_name
@@ -106,7 +107,7 @@ class Engine:
         root = resolve_root(path)
         project_obj = self._registry.ensure(project or default_project_name(root), root)
         handle = self._handle(project_obj)
-        with self._lock:
+        with self._lock, writer_lock(project_obj.folder, project_obj.name):
             indexer = Indexer(
                 handle.store, self._embedder, self._sparse, handle.manifest, self._index_options
             )
