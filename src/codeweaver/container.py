@@ -6,6 +6,7 @@ from codeweaver.config import Settings
 from codeweaver.core.bm25 import Bm25Encoder
 from codeweaver.core.chunking import ChunkOptions, ContextOptions
 from codeweaver.engine import Engine, StoreFactory
+from codeweaver.errors import ConfigError
 from codeweaver.index.pipeline import IndexOptions
 from codeweaver.index.projects import Project, ProjectRegistry
 from codeweaver.search.service import FusionParams, SearchService
@@ -30,7 +31,12 @@ def build_store_factory(settings: Settings) -> StoreFactory:
     if q.mode == "server":
         from codeweaver.adapters.server_store import QdrantServerStore, connect
 
-        client = connect(q.url or "", api_key=q.api_key, timeout=q.timeout, pool_size=q.pool_size)
+        if not q.url:
+            raise ConfigError(
+                "invalid setting 'qdrant.url' (CODEWEAVER_QDRANT__URL): required when "
+                "qdrant.mode is 'server'"
+            )
+        client = connect(q.url, api_key=q.api_key, timeout=q.timeout, pool_size=q.pool_size)
 
         def server(project: Project) -> VectorStore:
             return QdrantServerStore(
