@@ -46,6 +46,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
+from codeweaver.adapters.vectors import as_floats
 from codeweaver.errors import StoreError
 from codeweaver.types import Hit, SearchFilters, SparseVec, StoredPoint, StoreQuery
 
@@ -55,14 +56,6 @@ DENSE = "dense"
 SPARSE = "sparse"
 INDEXED_FIELDS = ("path", "language", "kind", "symbol_keys")
 _DELETE_BATCH = 512
-
-
-def _floats(values: Sequence[float]) -> list[float]:
-    """A plain ``list[float]`` (numpy rows converted in one call)."""
-    tolist = getattr(values, "tolist", None)
-    if tolist is not None:
-        return list(tolist())
-    return values if isinstance(values, list) else list(values)
 
 
 def _sparse(vec: SparseVec) -> qe.SparseVector:
@@ -282,7 +275,7 @@ class EdgeStore:
     def _request(self, query: StoreQuery) -> qe.QueryRequest | None:
         if query.rrf_k < 1:
             raise StoreError(f"rrf_k must be at least 1, got {query.rrf_k}")
-        dense = _floats(query.dense) if query.dense is not None and len(query.dense) else None
+        dense = as_floats(query.dense) if query.dense is not None and len(query.dense) else None
         sparse = query.sparse if query.sparse is not None and not query.sparse.empty else None
         if query.limit < 1 or query.filters.paths == () or (dense is None and sparse is None):
             return None
@@ -313,7 +306,7 @@ class EdgeStore:
         )
 
     def _point(self, point: StoredPoint) -> qe.Point:
-        vectors: dict[str, Any] = {DENSE: _floats(point.dense)}
+        vectors: dict[str, Any] = {DENSE: as_floats(point.dense)}
         if not point.sparse.empty:
             vectors[SPARSE] = _sparse(point.sparse)
         try:

@@ -32,6 +32,7 @@ import httpx
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ApiException
 
+from codeweaver.adapters.vectors import as_floats
 from codeweaver.errors import StoreError
 from codeweaver.types import Hit, SearchFilters, SparseVec, StoredPoint, StoreQuery
 
@@ -71,13 +72,6 @@ def connect(
         )
     except _CLIENT_ERRORS as exc:
         raise StoreError(f"invalid Qdrant server address {url!r}: {exc}") from exc
-
-
-def _floats(values: Sequence[float]) -> list[float]:
-    tolist = getattr(values, "tolist", None)
-    if tolist is not None:
-        return list(tolist())
-    return values if isinstance(values, list) else list(values)
 
 
 def _sparse(vec: SparseVec) -> models.SparseVector:
@@ -293,7 +287,7 @@ class QdrantServerStore:
     def _request(self, query: StoreQuery) -> dict[str, Any] | None:
         if query.rrf_k < 1:
             raise StoreError(f"rrf_k must be at least 1, got {query.rrf_k}")
-        dense = _floats(query.dense) if query.dense is not None and len(query.dense) else None
+        dense = as_floats(query.dense) if query.dense is not None and len(query.dense) else None
         sparse = (
             _sparse(query.sparse) if query.sparse is not None and not query.sparse.empty else None
         )
@@ -315,7 +309,7 @@ class QdrantServerStore:
         return {**base, "query": fusion, "prefetch": prefetch}
 
     def _point(self, point: StoredPoint) -> models.PointStruct:
-        vectors: dict[str, Any] = {DENSE: _floats(point.dense)}
+        vectors: dict[str, Any] = {DENSE: as_floats(point.dense)}
         if not point.sparse.empty:
             vectors[SPARSE] = _sparse(point.sparse)
         return models.PointStruct(id=point.id, vector=vectors, payload=point.payload)
