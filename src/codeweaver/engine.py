@@ -6,7 +6,7 @@ Written against the Protocols; ``container.build_engine`` wires the real adapter
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,11 +50,16 @@ class Engine:
         self._searcher = searcher
         self._index_options = index_options
         self._open: dict[str, _Open] = {}
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards the handle table only, held briefly
+        self._writers: dict[str, threading.Lock] = {}  # one in-process writer per project
 
     @property
     def embedder(self) -> Embedder:
         return self._embedder
+
+    @property
+    def index_options(self) -> IndexOptions:
+        return self._index_options
 
     # ---------------------------------------------------------------- projects
     def _handle(self, project: Project) -> _Open:
@@ -66,17 +71,27 @@ class Engine:
                 self._open[project.name] = handle
             return handle
 
-    def resolve_project(self, name: str | None, cwd: Path | None = None) -> Project:
-        """A named project, else the one containing ``cwd``, else the only one."""
+    def _writer(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._writers.setdefault(name, threading.Lock())
+
+    def resolve_project(
+        self, name: str | None, cwd: Path | None = None, *, use_cwd: bool = True
+    ) -> Project:
+        """A named project, else the one containing ``cwd``, else the only one.
+
+        With ``use_cwd=False`` (servers) the working directory is ignored.
+        """
         if name:
             return self._registry.get(name)
         projects = self._registry.list()
         if not projects:
             raise NotFoundError("no projects indexed yet; run 'codeweaver index PATH' first")
-        here = (cwd or Path.cwd()).resolve()
-        inside = [p for p in projects if here == p.root or p.root in here.parents]
-        if inside:
-            return max(inside, key=lambda p: len(p.root.parts))
+        if use_cwd:
+            here = (cwd or Path.cwd()).resolve()
+            inside = [p for p in projects if here == p.root or p.root in here.parents]
+            if inside:
+                return max(inside, key=lambda p: len(p.root.parts))
         if len(projects) == 1:
             return projects[0]
         names = ", ".join(p.name for p in projects)
@@ -87,13 +102,21 @@ class Engine:
 
     def remove_project(self, name: str) -> None:
         project = self._registry.get(name)
-        with self._lock:
+        with self._writer(name), self._lock:
             handle = self._open.pop(name, None) or _Open(
                 project, self._store_factory(project), Manifest(project.manifest_path)
             )
             handle.store.drop()
             handle.manifest.close()
             self._registry.remove(name)
+
+    def indexed_paths(self, name: str | None = None) -> tuple[Project, list[str]]:
+        """A project and the sorted relative paths its manifest knows."""
+        project = self.resolve_project(name, use_cwd=False)
+        handle = self._handle(project)
+        if handle.paths is None:
+            handle.paths = sorted(handle.manifest.files())
+        return project, handle.paths
 
     # ------------------------------------------------------------------ index
     def index(
@@ -103,15 +126,21 @@ class Engine:
         *,
         full: bool = False,
         on_progress: Callable[[Progress], None] | None = None,
+        paths: Collection[str] | None = None,
     ) -> IndexStats:
+        """Incrementally index ``path``; ``paths`` (project-relative files or folders)
+        restricts the change/deletion check to those, leaving every other file alone."""
         root = resolve_root(path)
         project_obj = self._registry.ensure(project or default_project_name(root), root)
         handle = self._handle(project_obj)
-        with self._lock, writer_lock(project_obj.folder, project_obj.name):
+        # Only this project's writer lock: searches (and other projects) keep running.
+        with self._writer(project_obj.name), writer_lock(project_obj.folder, project_obj.name):
             indexer = Indexer(
                 handle.store, self._embedder, self._sparse, handle.manifest, self._index_options
             )
-            stats = indexer.run(root, project_obj.name, full=full, on_progress=on_progress)
+            stats = indexer.run(
+                root, project_obj.name, full=full, on_progress=on_progress, paths=paths
+            )
             handle.paths = None
         return stats
 

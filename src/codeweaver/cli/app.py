@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from codeweaver.cli import render
+from codeweaver.cli import mcp_cmd, render, serve, watch_cmd
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.state import close_engine, engine_from, settings_from
 from codeweaver.errors import InputError
@@ -28,6 +28,9 @@ app = typer.Typer(
 )
 projects_app = typer.Typer(help="List or remove indexed projects.", no_args_is_help=False)
 app.add_typer(projects_app, name="projects")
+mcp_cmd.register(app)
+serve.register(app)
+watch_cmd.register(app)
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="TOML settings file (default: ./codeweaver.toml).")

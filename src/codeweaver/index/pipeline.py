@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from codeweaver.errors import InputError
 from codeweaver.index.background import ahead
 from codeweaver.index.discovery import Discovered, DiscoveredFile, discover, git_commit
 from codeweaver.index.manifest import FileRecord, Manifest
+from codeweaver.index.partial import discover_paths
 from codeweaver.types import (
     Chunk,
     Embedder,
@@ -111,6 +112,8 @@ class _Run:
     chunks_added: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     pending: list[_Item] = field(default_factory=list)
+    outside: int = 0  # known files a path-restricted run left alone
+    partial: bool = False
 
 
 class Indexer:
@@ -138,22 +141,33 @@ class Indexer:
         *,
         full: bool = False,
         on_progress: Callable[[Progress], None] | None = None,
+        paths: Collection[str] | None = None,
     ) -> IndexStats:
+        """Index ``root``. With ``paths`` (project-relative files or folders), only those
+        are looked at for changes and deletions; every other file counts as unchanged."""
         started = time.perf_counter()
-        found = discover(
-            root,
-            max_bytes=self._opts.max_file_bytes,
-            exclude=list(self._opts.exclude),
-            use_git=self._opts.use_git,
-        )
         full = self._prepare(full)
+        scope = None if paths is None or full else {p.strip("/") for p in paths} - {"", "."}
+        kw: dict[str, Any] = {"max_bytes": self._opts.max_file_bytes, "use_git": self._opts.use_git}
+        if scope is None:
+            found = discover(root, exclude=list(self._opts.exclude), **kw)
+        else:
+            found = discover_paths(root, sorted(scope), exclude=self._opts.exclude, **kw)
         known = self._manifest.files()
+        run = _Run(files_total=0, partial=scope is not None)
+        if scope is not None:
+            inside = {p for p in known if _in_scope(p, scope)}
+            run.outside = len(known) - len(inside)
+            known = {p: known[p] for p in inside}
         changed, unchanged, deleted = self._plan(found, known)
         self._manifest.set(run_state="running", run_started_at=time.time(), root=str(root))
         if deleted:
             self._store.delete_paths(deleted)
             self._manifest.forget_files(deleted)
-        run = _Run(files_total=len(changed))
+        if scope is not None:  # stale failure records of paths that are gone
+            present = {f.path for f in found.files}
+            self._manifest.forget_files(p for p in scope if p not in present)
+        run.files_total = len(changed)
         report = on_progress or (lambda _p: None)
         for prepared in ahead(map(self._read_file, changed)):
             self._accept(prepared, run)
@@ -304,9 +318,9 @@ class Indexer:
         seconds = time.perf_counter() - started
         stats = IndexStats(
             project=project,
-            files_total=len(found.files),
+            files_total=len(found.files) + run.outside,
             files_indexed=run.files_total - len(run.failures),
-            files_unchanged=unchanged,
+            files_unchanged=unchanged + run.outside,
             files_deleted=len(deleted),
             chunks_added=run.chunks_added,
             chunks_total=self._manifest.chunk_total(),
@@ -314,17 +328,25 @@ class Indexer:
             seconds=seconds,
             commit=commit,
         )
-        self._manifest.replace_failures(run.failures)
+        if run.partial:
+            self._manifest.record_failures(run.failures)
+        else:
+            self._manifest.replace_failures(run.failures)
+            self._manifest.set(skipped=found.skipped[:1000], skipped_count=len(found.skipped))
         self._manifest.set(
             run_state="complete",
             last_run_at=time.time(),
             last_run_seconds=round(seconds, 3),
             last_commit=commit,
             last_full=full,
-            skipped=found.skipped[:1000],
-            skipped_count=len(found.skipped),
         )
         return stats
+
+
+def _in_scope(path: str, scope: set[str]) -> bool:
+    """``path`` is one of ``scope`` or lies in a folder of ``scope``."""
+    parts = path.split("/")
+    return any("/".join(parts[:i]) in scope for i in range(1, len(parts) + 1))
 
 
 def _signature(options: ChunkOptions) -> str:

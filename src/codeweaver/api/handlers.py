@@ -1,0 +1,140 @@
+"""Route handlers: thin, synchronous (FastAPI runs them in its thread pool)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Path as PathParam
+from fastapi import Query, Request
+from fastapi.responses import JSONResponse
+
+from codeweaver.api import files, health
+from codeweaver.api.schemas import IndexBody, SearchBody, StructuralBody
+from codeweaver.config import Settings
+from codeweaver.engine import Engine
+from codeweaver.errors import IndexingError, StoreError
+from codeweaver.search.service import SearchRequest
+from codeweaver.workers.jobs import JobManager
+
+__all__ = [
+    "api_health",
+    "delete_project",
+    "get_job",
+    "get_project",
+    "health_live",
+    "health_ready",
+    "health_summary",
+    "list_projects",
+    "project_file",
+    "search",
+    "start_index",
+    "structural_search",
+]
+
+ProjectName = Annotated[str, PathParam(min_length=1, max_length=64)]
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine | None = getattr(request.app.state, "engine", None)
+    if engine is None:
+        raise StoreError("the server is starting or stopping; try again")
+    return engine
+
+
+def _jobs(request: Request) -> JobManager:
+    jobs: JobManager = request.app.state.jobs
+    return jobs
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+# ------------------------------------------------------------------ health
+def _components(request: Request) -> dict[str, dict[str, Any]]:
+    return health.check_health(
+        _engine(request), _settings(request).home, _jobs(request).active_projects()
+    )
+
+
+def health_summary(request: Request) -> JSONResponse:
+    components = _components(request)
+    status = health.overall(components)
+    body = {"status": status, "components": {k: v["status"] for k, v in components.items()}}
+    return JSONResponse(body, status_code=503 if status == "unhealthy" else 200)
+
+
+def api_health(request: Request) -> JSONResponse:
+    components = _components(request)
+    status = health.overall(components)
+    body = {"status": status, "components": components}
+    return JSONResponse(body, status_code=503 if status == "unhealthy" else 200)
+
+
+def health_live() -> dict[str, str]:
+    return {"status": "alive"}
+
+
+def health_ready(request: Request) -> JSONResponse:
+    ok, detail = health.readiness(getattr(request.app.state, "engine", None))
+    body = {"status": "ready" if ok else "not ready", "components": detail}
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+# ------------------------------------------------------------------ search
+def search(request: Request, body: SearchBody) -> dict[str, Any]:
+    engine = _engine(request)
+    project = engine.resolve_project(body.project, use_cwd=False)
+    req = SearchRequest(
+        body.query, limit=body.limit, language=body.language, path=body.path, kind=body.kind
+    )
+    result = engine.search(req, project.name)
+    return {
+        "project": project.name,
+        "results": [h.as_dict() for h in result.hits],
+        "took_ms": result.took_ms,
+        "query_type": result.query_type,
+    }
+
+
+def structural_search(request: Request, body: StructuralBody) -> dict[str, Any]:
+    return files.structural_search(
+        _engine(request), body.project, body.pattern, body.language, body.limit
+    )
+
+
+# ------------------------------------------------------------------- index
+def start_index(request: Request, body: IndexBody) -> dict[str, Any]:
+    job = _jobs(request).submit(body.path, body.project, full=body.full)
+    return {"job_id": job.id, "project": job.project, "state": job.state}
+
+
+def get_job(request: Request, job_id: Annotated[str, PathParam(max_length=64)]) -> dict[str, Any]:
+    return _jobs(request).get(job_id)
+
+
+# ---------------------------------------------------------------- projects
+def list_projects(request: Request) -> dict[str, Any]:
+    return {"projects": _engine(request).list_projects()}
+
+
+def get_project(request: Request, name: ProjectName) -> dict[str, Any]:
+    return _engine(request).status(name)
+
+
+def delete_project(request: Request, name: ProjectName) -> dict[str, Any]:
+    if name in _jobs(request).active_projects():
+        raise IndexingError(f"project {name!r} is being indexed; try again when it finishes")
+    _engine(request).remove_project(name)
+    return {"removed": name}
+
+
+def project_file(
+    request: Request,
+    name: ProjectName,
+    path: Annotated[str, Query(min_length=1, max_length=4096)],
+    start_line: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
+    end_line: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
+) -> dict[str, Any]:
+    return files.read_slice(_engine(request), name, path, start_line, end_line)

@@ -1,0 +1,99 @@
+"""Health checks: vector store, embedder, index freshness, disk space."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from codeweaver.engine import Engine
+
+__all__ = ["check_health", "overall", "readiness"]
+
+Status = str  # "healthy" | "degraded" | "unhealthy"
+_RANK = {"healthy": 0, "degraded": 1, "unhealthy": 2}
+DISK_DEGRADED_BYTES = 1024**3
+DISK_UNHEALTHY_BYTES = 100 * 1024**2
+
+
+def _timed(check: Callable[[], tuple[Status, str]]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        status, detail = check()
+    except Exception as exc:  # a failing check is a finding, not an error
+        status, detail = "unhealthy", f"{type(exc).__name__}: {exc}"
+    latency = round((time.perf_counter() - started) * 1000.0, 3)
+    return {"status": status, "detail": detail, "latency_ms": latency}
+
+
+def _store(engine: Engine, seen: list[dict[str, Any]] | None = None) -> tuple[Status, str]:
+    projects = engine.list_projects()
+    if seen is not None:
+        seen.extend(projects)
+    points = sum(int(p["points"]) for p in projects)
+    return "healthy", f"{len(projects)} projects, {points} points"
+
+
+def _embedder(engine: Engine) -> tuple[Status, str]:
+    emb = engine.embedder
+    vec = emb.embed_query("health check")
+    if len(vec) != emb.dim:
+        return "unhealthy", f"embedder returned {len(vec)} dims, expected {emb.dim}"
+    return "healthy", f"{emb.model_id} ({emb.dim} dims)"
+
+
+def _freshness(projects: list[dict[str, Any]], indexing: set[str]) -> tuple[Status, str]:
+    if not projects:
+        return "healthy", "no projects indexed yet"
+    stale = [
+        p["project"] for p in projects if p["state"] != "complete" and p["project"] not in indexing
+    ]
+    if stale:
+        return "degraded", "not fully indexed: " + ", ".join(sorted(stale))
+    busy = f"; indexing: {', '.join(sorted(indexing))}" if indexing else ""
+    return "healthy", f"{len(projects)} projects up to date{busy}"
+
+
+def _disk(home: Path) -> tuple[Status, str]:
+    probe = home
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    detail = f"{free / 1024**3:.2f} GiB free at {probe}"
+    if free < DISK_UNHEALTHY_BYTES:
+        return "unhealthy", detail
+    if free < DISK_DEGRADED_BYTES:
+        return "degraded", detail
+    return "healthy", detail
+
+
+def check_health(engine: Engine, home: Path, indexing: set[str]) -> dict[str, dict[str, Any]]:
+    projects: list[dict[str, Any]] = []
+    store = _timed(lambda: _store(engine, projects))
+    if store["status"] == "healthy":
+        freshness = _timed(lambda: _freshness(projects, indexing))
+    else:
+        freshness = {"status": "degraded", "detail": "store unavailable", "latency_ms": 0.0}
+    return {
+        "vector_store": store,
+        "embedder": _timed(lambda: _embedder(engine)),
+        "index_freshness": freshness,
+        "disk_space": _timed(lambda: _disk(home)),
+    }
+
+
+def overall(components: dict[str, dict[str, Any]]) -> Status:
+    worst = max((_RANK[c["status"]] for c in components.values()), default=0)
+    return next(name for name, rank in _RANK.items() if rank == worst)
+
+
+def readiness(engine: Engine | None) -> tuple[bool, dict[str, Any]]:
+    """Ready when the engine is built, the store answers and the embedder is loaded."""
+    if engine is None:
+        return False, {"engine": "starting"}
+    store = _timed(lambda: _store(engine))
+    emb = _timed(lambda: _embedder(engine))
+    ok = store["status"] == "healthy" and emb["status"] == "healthy"
+    return ok, {"vector_store": store["status"], "embedder": emb["status"]}

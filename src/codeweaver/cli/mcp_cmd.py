@@ -1,0 +1,31 @@
+"""``codeweaver mcp``: serve the MCP tools over stdio for an AI agent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from codeweaver.cli.errors import guarded
+from codeweaver.cli.state import engine_from, settings_from
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``mcp`` command to ``app``."""
+
+    @app.command("mcp")
+    @guarded
+    def mcp(
+        config: Annotated[
+            Path | None,
+            typer.Option("--config", help="TOML settings file (default: ./codeweaver.toml)."),
+        ] = None,
+    ) -> None:
+        """Serve the MCP tools over stdio (for Claude Code, Cursor and other MCP clients)."""
+        from codeweaver.mcp import build_mcp_server
+
+        engine = engine_from(settings_from(config))
+        build_mcp_server(engine).run(transport="stdio")

@@ -1,0 +1,63 @@
+"""``codeweaver serve``: the HTTP API under uvicorn (SIGTERM/SIGINT shut down gracefully)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from codeweaver.cli.errors import guarded
+from codeweaver.cli.state import settings_from
+
+__all__ = ["register"]
+
+
+def _after_graceful_shutdown(_signum: int, _frame: FrameType | None) -> None:
+    """uvicorn re-raises SIGTERM once it has shut down gracefully; that is a clean exit."""
+
+
+@contextmanager
+def _sigterm_exits_cleanly() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _after_graceful_shutdown)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``serve`` command to ``app``."""
+
+    @app.command()
+    @guarded
+    def serve(
+        host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8080,
+        config: Annotated[
+            Path | None,
+            typer.Option("--config", help="TOML settings file (default: ./codeweaver.toml)."),
+        ] = None,
+    ) -> None:
+        """Serve the HTTP API (search, index jobs, projects, health)."""
+        import uvicorn
+
+        from codeweaver.api import create_app
+
+        settings = settings_from(config)
+        with _sigterm_exits_cleanly():
+            uvicorn.run(
+                create_app(settings),
+                host=host,
+                port=port,
+                log_level=settings.log_level,
+                timeout_graceful_shutdown=15,
+            )

@@ -1,0 +1,168 @@
+"""Discovery restricted to a few changed paths: the same rules as ``discover``, no full walk.
+
+Watch mode learns which paths changed; re-listing the whole project for each saved file
+would cost a stat per file. ``ignored_paths`` answers "would discovery skip this path?"
+(it also works for paths that no longer exist, so deletions can be judged), and
+``discover_paths`` lists the indexable files at or under the given paths. Inside git,
+git answers (``check-ignore`` / ``ls-files``) exactly as for a full run; outside git,
+the nested ``.gitignore`` files along each path are applied.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pathspec
+
+from codeweaver.index.discovery import (
+    ALWAYS_EXCLUDE,
+    Discovered,
+    _classify,
+    _git,
+    _ignored,
+    _read_ignore,
+)
+
+__all__ = ["discover_paths", "ignored_paths", "is_vcs_path"]
+
+_VCS = frozenset(name.rstrip("/") for name in ALWAYS_EXCLUDE)
+_ARGS_PER_CALL = 500
+_Specs = list[tuple[str, pathspec.GitIgnoreSpec]]
+
+
+def is_vcs_path(rel: str) -> bool:
+    """True for anything inside ``.git/``, ``.hg/`` or ``.svn/`` (never indexed)."""
+    return any(part in _VCS for part in rel.split("/"))
+
+
+def _in_git(root: Path) -> bool:
+    return _git(root, "rev-parse", "--is-inside-work-tree") is not None
+
+
+def _run_git(root: Path, args: Sequence[str], stdin: bytes | None = None) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=root, input=stdin, capture_output=True, check=False, timeout=120
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode not in (0, 1):  # check-ignore exits 1 when nothing is ignored
+        return None
+    return out.stdout.decode("utf-8", "surrogateescape")
+
+
+class _IgnoreFiles:
+    """Nested ``.gitignore`` rules along a path (outside git), each file read once."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._cache: dict[str, pathspec.GitIgnoreSpec | None] = {}
+
+    def _spec(self, rel_dir: str) -> pathspec.GitIgnoreSpec | None:
+        if rel_dir not in self._cache:
+            self._cache[rel_dir] = _read_ignore(self._root / rel_dir / ".gitignore")
+        return self._cache[rel_dir]
+
+    def ignored(self, rel: str) -> bool:
+        parts = rel.split("/")
+        specs: _Specs = []
+        for depth in range(len(parts)):
+            base = "/".join(parts[:depth])
+            spec = self._spec(base)
+            if spec is not None:
+                specs.append((base + "/" if base else "", spec))
+            sub = "/".join(parts[: depth + 1])
+            is_dir = depth < len(parts) - 1 or (self._root / sub).is_dir()
+            if _ignored(sub, is_dir, specs):
+                return True
+        return False
+
+
+def _excluded(root: Path, rels: Iterable[str], exclude: Sequence[str]) -> set[str]:
+    spec = pathspec.GitIgnoreSpec.from_lines([*ALWAYS_EXCLUDE, *exclude])
+    out = set()
+    for rel in rels:
+        probe = rel + "/" if (root / rel).is_dir() else rel
+        if is_vcs_path(rel) or spec.match_file(probe):
+            out.add(rel)
+    return out
+
+
+def ignored_paths(
+    root: Path, rels: Sequence[str], *, exclude: Sequence[str] = (), use_git: bool = True
+) -> set[str]:
+    """Those of ``rels`` (project-relative, posix) that discovery would never index."""
+    out = _excluded(root, rels, exclude)
+    rest = [r for r in rels if r not in out]
+    if not rest:
+        return out
+    if use_git and _in_git(root):
+        for i in range(0, len(rest), _ARGS_PER_CALL):
+            chunk = rest[i : i + _ARGS_PER_CALL]
+            stdin = "\0".join(chunk).encode("utf-8", "surrogateescape")
+            text = _run_git(root, ["check-ignore", "-z", "--stdin"], stdin)
+            if text is None:  # e.g. a path inside a nested repository: judge by the files
+                break
+            out.update(p for p in text.split("\0") if p)
+        else:
+            return out
+    files = _IgnoreFiles(root)
+    out.update(r for r in rest if files.ignored(r))
+    return out
+
+
+def _git_listed(root: Path, rels: Sequence[str]) -> list[str] | None:
+    listed: set[str] = set()
+    for i in range(0, len(rels), _ARGS_PER_CALL):
+        args = ["--literal-pathspecs", "ls-files", "-z", "--cached", "--others"]
+        text = _run_git(root, [*args, "--exclude-standard", "--", *rels[i : i + _ARGS_PER_CALL]])
+        if text is None:
+            return None
+        listed.update(p for p in text.split("\0") if p)
+    return sorted(listed)
+
+
+def _walked(root: Path, rels: Sequence[str]) -> list[str]:
+    files = _IgnoreFiles(root)
+    found: set[str] = set()
+    for rel in rels:
+        path = root / rel
+        if files.ignored(rel):
+            continue
+        if not path.is_dir() or path.is_symlink():
+            if path.exists() or path.is_symlink():
+                found.add(rel)
+            continue
+        for folder, dirs, names in os.walk(path):
+            base = Path(folder).relative_to(root).as_posix()
+            dirs[:] = sorted(d for d in dirs if d not in _VCS and not files.ignored(f"{base}/{d}"))
+            found.update(f"{base}/{n}" for n in names if not files.ignored(f"{base}/{n}"))
+    return sorted(found)
+
+
+def discover_paths(
+    root: Path,
+    rels: Sequence[str],
+    *,
+    max_bytes: int = 1_048_576,
+    exclude: Sequence[str] = (),
+    use_git: bool = True,
+) -> Discovered:
+    """The indexable files at or under ``rels``; paths that no longer exist yield nothing."""
+    wanted = [r for r in dict.fromkeys(rels) if r and not is_vcs_path(r)]
+    listed = _git_listed(root, wanted) if use_git and _in_git(root) else None
+    result = Discovered(via_git=listed is not None)
+    candidates = listed if listed is not None else _walked(root, wanted)
+    dropped = _excluded(root, candidates, exclude)
+    for rel in candidates:
+        if rel in dropped:
+            continue
+        found, reason = _classify(root, rel, max_bytes)
+        if found is not None:
+            result.files.append(found)
+        elif reason is not None:
+            result.skipped.append((rel, reason))
+    return result

@@ -1,0 +1,1 @@
+"""Background work run by the long-lived edges (index jobs, file watching)."""

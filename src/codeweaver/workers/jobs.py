@@ -1,0 +1,197 @@
+"""Background index jobs: a small thread pool, one writer per project.
+
+A job for a project that is already being indexed waits in the queue until the
+running one finishes. Stopping refuses new jobs, asks running jobs to stop at their
+next progress report (the indexer is crash-safe, so an interrupted run resumes
+cleanly next time) and joins the workers with a timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from codeweaver.engine import Engine
+from codeweaver.errors import CodeWeaverError, InputError, NotFoundError
+from codeweaver.index.discovery import resolve_root
+from codeweaver.index.pipeline import Progress
+from codeweaver.index.projects import default_project_name, validate_project_name
+
+__all__ = ["Job", "JobManager", "JobState"]
+
+JobState = Literal["queued", "running", "succeeded", "failed"]
+log = logging.getLogger("codeweaver.jobs")
+_MAX_FINISHED = 1000
+
+
+class _Stopping(Exception):
+    """Raised from the progress callback to end a run at shutdown."""
+
+
+@dataclass(slots=True)
+class Job:
+    id: str
+    project: str
+    root: Path
+    full: bool
+    state: JobState = "queued"
+    files_done: int = 0
+    files_total: int = 0
+    chunks: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    stats: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.id,
+            "project": self.project,
+            "root": str(self.root),
+            "full": self.full,
+            "state": self.state,
+            "files_done": self.files_done,
+            "files_total": self.files_total,
+            "chunks": self.chunks,
+            "errors": list(self.errors),
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "stats": self.stats,
+        }
+
+
+class JobManager:
+    def __init__(self, engine: Engine, workers: int = 2) -> None:
+        self._engine = engine
+        self._workers = max(1, workers)
+        self._jobs: dict[str, Job] = {}
+        self._queue: list[Job] = []
+        self._busy: set[str] = set()
+        self._cond = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        with self._cond:
+            self._stopping = False
+            for i in range(self._workers - len(self._threads)):
+                t = threading.Thread(target=self._loop, name=f"codeweaver-job-{i}", daemon=True)
+                t.start()
+                self._threads.append(t)
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Refuse new jobs, interrupt running ones, join; True if all workers ended."""
+        with self._cond:
+            self._stopping = True
+            for job in self._queue:
+                self._finish(job, "failed", "server shut down before the job started")
+            self._queue.clear()
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        alive = [t for t in self._threads if t.is_alive()]
+        self._threads = alive
+        return not alive
+
+    # -------------------------------------------------------------------- jobs
+    def submit(self, path: str, project: str | None = None, *, full: bool = False) -> Job:
+        try:
+            root = resolve_root(path)
+        except (ValueError, OSError) as exc:  # NUL bytes, over-long names …
+            raise InputError(f"invalid path {path!r}: {exc}") from exc
+        name = validate_project_name(project) if project else default_project_name(root)
+        job = Job(id=uuid.uuid4().hex, project=name, root=root, full=full)
+        with self._cond:
+            if self._stopping:
+                raise InputError("the server is shutting down; not accepting index jobs")
+            self._jobs[job.id] = job
+            self._queue.append(job)
+            self._prune()
+            self._cond.notify_all()
+        return job
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        with self._cond:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise NotFoundError(f"unknown job {job_id!r}")
+            return job.as_dict()
+
+    def active_projects(self) -> set[str]:
+        with self._cond:
+            return set(self._busy)
+
+    # ------------------------------------------------------------------ worker
+    def _next(self) -> Job | None:
+        with self._cond:
+            while True:
+                if self._stopping:
+                    return None
+                for job in self._queue:
+                    if job.project not in self._busy:
+                        self._queue.remove(job)
+                        self._busy.add(job.project)
+                        job.state = "running"
+                        job.started_at = time.time()
+                        return job
+                self._cond.wait()
+
+    def _loop(self) -> None:
+        while (job := self._next()) is not None:
+            try:
+                self._run(job)
+            finally:
+                with self._cond:
+                    self._busy.discard(job.project)
+                    self._cond.notify_all()
+
+    def _run(self, job: Job) -> None:
+        def progress(p: Progress) -> None:
+            if self._stopping:
+                raise _Stopping
+            job.files_done, job.files_total, job.chunks = p.files_done, p.files_total, p.chunks_done
+
+        try:
+            stats = self._engine.index(job.root, job.project, full=job.full, on_progress=progress)
+        except _Stopping:
+            self._finish(job, "failed", "interrupted by server shutdown; re-run to resume")
+        except CodeWeaverError as exc:
+            self._finish(job, "failed", str(exc))
+        except Exception as exc:  # a job must never take its worker down
+            log.exception("index job %s failed", job.id)
+            self._finish(job, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
+        else:
+            job.files_done = job.files_total = stats.files_total
+            job.chunks = stats.chunks_total
+            job.errors = [{"path": p, "reason": r} for p, r in stats.failures]
+            job.stats = {
+                "files_indexed": stats.files_indexed,
+                "files_unchanged": stats.files_unchanged,
+                "files_deleted": stats.files_deleted,
+                "chunks_added": stats.chunks_added,
+                "chunks_total": stats.chunks_total,
+                "seconds": round(stats.seconds, 3),
+                "commit": stats.commit,
+            }
+            self._finish(job, "succeeded")
+
+    @staticmethod
+    def _finish(job: Job, state: JobState, error: str | None = None) -> None:
+        if error is not None:
+            job.errors.append({"path": "", "reason": error})
+        job.finished_at = time.time()
+        job.state = state
+
+    def _prune(self) -> None:
+        done = [j for j in self._jobs.values() if j.state in ("succeeded", "failed")]
+        for job in sorted(done, key=lambda j: j.created_at)[: max(0, len(done) - _MAX_FINISHED)]:
+            del self._jobs[job.id]

@@ -1,0 +1,93 @@
+"""``codeweaver serve`` as a real process: real model, real HTTP, SIGTERM shuts it down."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+PY = '''def upload_with_retry(client, path, attempts=3):
+    """Upload a file, retrying on connection errors."""
+    for attempt in range(attempts):
+        try:
+            return client.put(path)
+        except ConnectionError:
+            continue
+    raise RuntimeError("upload failed")
+
+
+def parse_config(text):
+    return dict(line.split("=", 1) for line in text.splitlines())
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path):
+    port = free_port()
+    env = {**os.environ, "CODEWEAVER_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+    log = (tmp_path / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codeweaver.cli.app", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server never became ready"
+            time.sleep(0.1)
+        yield proc, base
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+
+
+def test_serve_index_search_and_sigterm(server, tmp_path):
+    proc, base = server
+    root = tmp_path / "svc"
+    root.mkdir()
+    (root / "upload.py").write_text(PY)
+    with httpx.Client(base_url=base, timeout=30) as c:
+        r = c.post("/api/v1/index", json={"path": str(root)})
+        assert r.status_code == 202, r.text
+        job_id = r.json()["job_id"]
+        deadline = time.monotonic() + 60
+        while (job := c.get(f"/api/v1/jobs/{job_id}").json())["state"] not in (
+            "succeeded",
+            "failed",
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert job["state"] == "succeeded" and job["files_total"] == 1, job
+        r = c.post("/api/v1/search", json={"query": "retry a failed upload", "limit": 1})
+        assert r.status_code == 200, r.text
+        assert r.json()["results"][0]["symbol"] == "upload_with_retry"
+        assert r.headers["x-request-id"]
+        r = c.post("/api/v1/search", json={"query": "", "limit": 1})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"
+        assert c.get("/health").json()["status"] in ("healthy", "degraded")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
