@@ -64,6 +64,7 @@ ALLOWED = {
         "engine",
         "container",
         "workers",
+        "mcp",
         "api",
     },
 }
@@ -119,7 +120,12 @@ def test_nothing_imports_an_edge():
                 continue
             assert layer in EDGES, f"{path}: core layer {layer} imports edge {target}"
             # any edge may use the background workers; only the CLI starts other edges
-            allowed = target == "workers" or (layer == "cli" and target in ("api", "mcp"))
+            # the HTTP server mounts the MCP endpoint
+            allowed = (
+                target == "workers"
+                or (layer == "cli" and target in ("api", "mcp"))
+                or (layer == "api" and target == "mcp")
+            )
             assert allowed, f"{path}: {name}"
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.routing import Mount
 
 from codeweaver.api.errors import install_error_handlers
 from codeweaver.api.middleware import RequestContextMiddleware
@@ -16,7 +18,9 @@ from codeweaver.api.routes import ROUTES
 from codeweaver.config import Settings
 from codeweaver.container import build_engine
 from codeweaver.engine import Engine
+from codeweaver.mcp import streamable_http_app
 from codeweaver.workers.jobs import JobManager
+from codeweaver.workers.watch import Watcher
 
 __all__ = ["create_app"]
 
@@ -32,11 +36,18 @@ def _version() -> str:
 
 
 def create_app(
-    settings: Settings, engine: Engine | None = None, *, job_workers: int = 2
+    settings: Settings,
+    engine: Engine | None = None,
+    *,
+    job_workers: int = 2,
+    watch: Sequence[Path] = (),
+    mount_mcp: bool = True,
 ) -> FastAPI:
     """The HTTP API. Without ``engine`` one is built from ``settings`` at startup.
 
-    An engine passed in belongs to the caller and is not closed at shutdown.
+    An engine passed in belongs to the caller and is not closed at shutdown. The MCP
+    endpoint (streamable HTTP) is mounted at ``/mcp`` once the engine exists; every
+    folder in ``watch`` is indexed and then kept fresh by a watcher.
     """
 
     @asynccontextmanager
@@ -52,9 +63,20 @@ def create_app(
         jobs.start()
         app.state.engine = eng
         app.state.jobs = jobs
+        watchers = [Watcher(eng, root) for root in watch]
+        for watcher in watchers:
+            watcher.start()
         try:
-            yield
+            if mount_mcp:
+                mcp_app = streamable_http_app(eng)
+                app.router.routes.append(Mount("/mcp", app=mcp_app))
+                async with mcp_app.router.lifespan_context(mcp_app):
+                    yield
+            else:
+                yield
         finally:
+            for watcher in watchers:
+                await asyncio.to_thread(watcher.stop)
             app.state.engine = None
             if not await asyncio.to_thread(jobs.stop, JOB_JOIN_TIMEOUT):
                 log.warning("index jobs still running at shutdown; they resume next run")

@@ -42,6 +42,10 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8080,
+        watch: Annotated[
+            list[Path] | None,
+            typer.Option("--watch", help="Index this folder and keep it fresh (repeatable)."),
+        ] = None,
         config: Annotated[
             Path | None,
             typer.Option("--config", help="TOML settings file (default: ./codeweaver.toml)."),
@@ -51,11 +55,12 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from codeweaver.api import create_app
+        from codeweaver.index.discovery import resolve_root
 
         settings = settings_from(config)
         with _sigterm_exits_cleanly():
             uvicorn.run(
-                create_app(settings),
+                create_app(settings, watch=[resolve_root(p) for p in watch or []]),
                 host=host,
                 port=port,
                 log_level=settings.log_level,
