@@ -169,6 +169,21 @@ class IndexStats:
     seconds: float
     commit: str | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape every edge reports an indexing run in."""
+        return {
+            "project": self.project,
+            "files_total": self.files_total,
+            "files_indexed": self.files_indexed,
+            "files_unchanged": self.files_unchanged,
+            "files_deleted": self.files_deleted,
+            "chunks_added": self.chunks_added,
+            "chunks_total": self.chunks_total,
+            "failures": [{"path": p, "reason": r} for p, r in self.failures],
+            "seconds": round(self.seconds, 3),
+            "commit": self.commit,
+        }
+
 
 @runtime_checkable
 class Embedder(Protocol):

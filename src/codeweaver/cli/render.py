@@ -90,18 +90,7 @@ def index_progress(enabled: bool) -> Iterator[Callable[[IndexProgress], None]]:
 
 
 def stats_dict(stats: IndexStats) -> dict[str, Any]:
-    return {
-        "project": stats.project,
-        "files_total": stats.files_total,
-        "files_indexed": stats.files_indexed,
-        "files_unchanged": stats.files_unchanged,
-        "files_deleted": stats.files_deleted,
-        "chunks_added": stats.chunks_added,
-        "chunks_total": stats.chunks_total,
-        "failures": [{"path": p, "reason": r} for p, r in stats.failures],
-        "seconds": round(stats.seconds, 3),
-        "commit": stats.commit,
-    }
+    return stats.as_dict()
 
 
 def index_summary(stats: IndexStats) -> None:

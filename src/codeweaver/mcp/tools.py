@@ -18,7 +18,7 @@ from codeweaver.engine import Engine
 from codeweaver.errors import InputError
 from codeweaver.mcp.files import STRUCTURAL_LANGUAGES, read_lines, structural_matches
 from codeweaver.search.service import SearchRequest
-from codeweaver.types import Hit, IndexStats
+from codeweaver.types import Hit
 
 __all__ = ["TOOLS", "CodeTools", "ToolSpec", "estimate_tokens", "trim_to_budget"]
 
@@ -84,21 +84,6 @@ def trim_to_budget(hits: list[Hit], max_tokens: int | None) -> tuple[list[dict[s
             kept.append(cut)
         break
     return kept, len(items) - len(kept)
-
-
-def _stats_dict(stats: IndexStats) -> dict[str, Any]:
-    return {
-        "project": stats.project,
-        "files_total": stats.files_total,
-        "files_indexed": stats.files_indexed,
-        "files_unchanged": stats.files_unchanged,
-        "files_deleted": stats.files_deleted,
-        "chunks_added": stats.chunks_added,
-        "chunks_total": stats.chunks_total,
-        "failures": [{"path": p, "reason": r} for p, r in stats.failures],
-        "seconds": round(stats.seconds, 3),
-        "commit": stats.commit,
-    }
 
 
 class CodeTools:
@@ -174,7 +159,7 @@ class CodeTools:
             str | None, Field(description="Name for the project (default: the folder name).")
         ] = None,
     ) -> dict[str, Any]:
-        return _stats_dict(self._engine.index(Path(path).expanduser(), project))
+        return self._engine.index(Path(path).expanduser(), project).as_dict()
 
     def index_status(self, project: ProjectArg = None) -> dict[str, Any]:
         return self._engine.status(project)

@@ -174,13 +174,9 @@ class JobManager:
             job.chunks = stats.chunks_total
             job.errors = [{"path": p, "reason": r} for p, r in stats.failures]
             job.stats = {
-                "files_indexed": stats.files_indexed,
-                "files_unchanged": stats.files_unchanged,
-                "files_deleted": stats.files_deleted,
-                "chunks_added": stats.chunks_added,
-                "chunks_total": stats.chunks_total,
-                "seconds": round(stats.seconds, 3),
-                "commit": stats.commit,
+                k: v
+                for k, v in stats.as_dict().items()
+                if k not in ("project", "files_total", "failures")
             }
             self._finish(job, "succeeded")
 
