@@ -13,7 +13,6 @@ latency and the share of it spent inside the re-index.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import shutil
 import statistics
@@ -22,19 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_index import copy_packages
+
 from codeweaver.config import load_settings
 from codeweaver.container import build_engine
 from codeweaver.search.service import SearchRequest
 from codeweaver.workers.watch import WatchBatch, Watcher
-
-
-def copy_packages(names: list[str], dst: Path) -> None:
-    for name in names:
-        spec = importlib.util.find_spec(name)
-        if spec is None or not spec.submodule_search_locations:
-            sys.exit(f"package {name!r} is not installed")
-        src = Path(next(iter(spec.submodule_search_locations)))
-        shutil.copytree(src, dst / name, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
 
 
 def save(path: Path, text: str, atomic: bool) -> None:

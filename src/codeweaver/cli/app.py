@@ -13,6 +13,7 @@ import typer
 
 from codeweaver.cli import mcp_cmd, render, serve, watch_cmd
 from codeweaver.cli.errors import guarded
+from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import close_engine, engine_from, settings_from
 from codeweaver.errors import InputError
 from codeweaver.search.service import SearchRequest
@@ -32,9 +33,6 @@ mcp_cmd.register(app)
 serve.register(app)
 watch_cmd.register(app)
 
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="TOML settings file (default: ./codeweaver.toml).")
-]
 ProjectOpt = Annotated[
     str | None, typer.Option("--project", "-p", help="Project name (default: see docs).")
 ]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
 from codeweaver.cli.errors import guarded
+from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import engine_from, settings_from
 
 __all__ = ["register"]
@@ -19,10 +17,7 @@ def register(app: typer.Typer) -> None:
     @app.command("mcp")
     @guarded
     def mcp(
-        config: Annotated[
-            Path | None,
-            typer.Option("--config", help="TOML settings file (default: ./codeweaver.toml)."),
-        ] = None,
+        config: ConfigOpt = None,
     ) -> None:
         """Serve the MCP tools over stdio (for Claude Code, Cursor and other MCP clients)."""
         from codeweaver.mcp import build_mcp_server

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from codeweaver.cli.errors import guarded
+from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import settings_from
 
 __all__ = ["register"]
@@ -46,10 +47,7 @@ def register(app: typer.Typer) -> None:
             list[Path] | None,
             typer.Option("--watch", help="Index this folder and keep it fresh (repeatable)."),
         ] = None,
-        config: Annotated[
-            Path | None,
-            typer.Option("--config", help="TOML settings file (default: ./codeweaver.toml)."),
-        ] = None,
+        config: ConfigOpt = None,
     ) -> None:
         """Serve the HTTP API (search, index jobs, projects, health)."""
         import uvicorn

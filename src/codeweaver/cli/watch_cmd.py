@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -13,6 +12,7 @@ import typer
 
 from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
+from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import engine_from, settings_from
 from codeweaver.workers.watch import WatchBatch, Watcher
 
@@ -53,10 +53,7 @@ def register(app: typer.Typer) -> None:
                 "--debounce-ms", min=10, help="Quiet time that closes a batch of changes."
             ),
         ] = 300,
-        config: Annotated[
-            Path | None,
-            typer.Option("--config", help="TOML settings file (default: ./codeweaver.toml)."),
-        ] = None,
+        config: ConfigOpt = None,
     ) -> None:
         """Index a folder, then re-index changed files as they are saved (Ctrl-C stops)."""
         engine = engine_from(settings_from(config))

@@ -20,7 +20,7 @@ import pathspec
 
 from codeweaver.errors import PathError
 
-__all__ = ["Discovered", "DiscoveredFile", "discover", "git_commit", "resolve_root"]
+__all__ = ["Discovered", "DiscoveredFile", "collect", "discover", "git_commit", "resolve_root"]
 
 ALWAYS_EXCLUDE = (".git/", ".hg/", ".svn/")
 
@@ -168,9 +168,14 @@ def discover(
 ) -> Discovered:
     """List the indexable files under ``root`` (already resolved by ``resolve_root``)."""
     git_paths = _git_paths(root) if use_git else None
-    result = Discovered(via_git=git_paths is not None)
     candidates = git_paths if git_paths is not None else _walk_paths(root)
-    for rel in _filtered(candidates, exclude or []):
+    return collect(root, _filtered(candidates, exclude or []), max_bytes, git_paths is not None)
+
+
+def collect(root: Path, rels: Iterable[str], max_bytes: int, via_git: bool) -> Discovered:
+    """Classify candidate paths into files to index and skipped files with reasons."""
+    result = Discovered(via_git=via_git)
+    for rel in rels:
         found, reason = _classify(root, rel, max_bytes)
         if found is not None:
             result.files.append(found)

@@ -20,10 +20,10 @@ import pathspec
 from codeweaver.index.discovery import (
     ALWAYS_EXCLUDE,
     Discovered,
-    _classify,
     _git,
     _ignored,
     _read_ignore,
+    collect,
 )
 
 __all__ = ["discover_paths", "ignored_paths", "is_vcs_path"]
@@ -154,15 +154,7 @@ def discover_paths(
     """The indexable files at or under ``rels``; paths that no longer exist yield nothing."""
     wanted = [r for r in dict.fromkeys(rels) if r and not is_vcs_path(r)]
     listed = _git_listed(root, wanted) if use_git and _in_git(root) else None
-    result = Discovered(via_git=listed is not None)
     candidates = listed if listed is not None else _walked(root, wanted)
     dropped = _excluded(root, candidates, exclude)
-    for rel in candidates:
-        if rel in dropped:
-            continue
-        found, reason = _classify(root, rel, max_bytes)
-        if found is not None:
-            result.files.append(found)
-        elif reason is not None:
-            result.skipped.append((rel, reason))
-    return result
+    kept = (rel for rel in candidates if rel not in dropped)
+    return collect(root, kept, max_bytes, listed is not None)
