@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TARGET ?= .
 QUERY ?= where are search results fused
 
-.PHONY: install run test lint typecheck unit bench clean
+.PHONY: install services run test lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# servers the integration tests start on loopback (redis, prometheus, postgresql)
+services:
+	bash tools/install_services.sh
+
 run: install
 	$(BIN)/codeweaver index $(TARGET)
 	$(BIN)/codeweaver search "$(QUERY)" --limit 5
@@ -30,7 +34,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install
+unit: install services
 	$(BIN)/pytest
 
 test: lint typecheck unit
