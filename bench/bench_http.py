@@ -5,7 +5,8 @@
 Builds the project like bench_search.py (real chunks embedded with the default model,
 scaled up with noisy copies), starts `codeweaver serve` (one uvicorn worker) on a free
 loopback port, then measures (1) one client, 200 sequential searches, and (2) --clients
-concurrent clients for --seconds, bounded in count and time, loopback only.
+concurrent clients for --seconds on loopback, closed loop (saturation throughput) and
+open loop at each --rates offered load (latency from the scheduled send time).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from bench_search import NL_QUERIES, real_chunks
+from loadgen import run_load
 
 from codeweaver.adapters.edge_store import EdgeStore
 from codeweaver.config import load_settings
@@ -71,6 +72,16 @@ def build_project(home: Path, points: int, real: int) -> list[str]:
     return [c.name for c in chunks if c.name and c.kind in ("function", "method")]
 
 
+def project_identifiers(home: Path, points: int, real: int) -> list[str]:
+    """Build the project once per home; later runs reuse it (the identifiers are cached)."""
+    names = home / "bench-identifiers.txt"
+    if names.exists():
+        return names.read_text().split()
+    idents = build_project(home, points, real)
+    names.write_text("\n".join(idents))
+    return idents
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -81,49 +92,26 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q))
 
 
-def load(base: str, queries: list[str], clients: int, seconds: float) -> None:
-    stop_at = time.monotonic() + seconds
-    lat: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-
-    def client(seed: int) -> None:
-        rnd = random.Random(seed)
-        with httpx.Client(base_url=base, timeout=10) as http:
-            while time.monotonic() < stop_at:
-                t = time.perf_counter()
-                try:
-                    ok = http.post("/api/v1/search", json={"query": rnd.choice(queries)})
-                    good = ok.status_code == 200
-                except httpx.HTTPError:
-                    good = False
-                ms = (time.perf_counter() - t) * 1000
-                with lock:
-                    lat.append(ms)
-                    errors[0] += not good
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    t0 = time.perf_counter()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    wall = time.perf_counter() - t0
-    print(
-        f"{clients} clients, {wall:.0f}s: {len(lat) / wall:.0f} req/s, "
-        f"p50 {statistics.median(lat):.1f} ms, p95 {pct(lat, 95):.1f} ms, errors {errors[0]}"
-    )
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--points", type=int, default=100_000)
     ap.add_argument("--real", type=int, default=2000)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument(
+        "--rates",
+        type=float,
+        nargs="*",
+        default=[200.0],
+        help="open-loop offered rates (req/s in total over all clients)",
+    )
+    ap.add_argument("--home", type=Path, help="reuse (or keep) the built project in this folder")
+    ap.add_argument("--build-only", action="store_true", help="build the project, then stop")
     args = ap.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="cw-bench-http-")) / "home"
-    idents = build_project(home, args.points, args.real)
+    home = args.home or Path(tempfile.mkdtemp(prefix="cw-bench-http-")) / "home"
+    idents = project_identifiers(home, args.points, args.real)
+    if args.build_only:
+        return
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "CODEWEAVER_HOME": str(home)}
@@ -159,7 +147,24 @@ def main() -> None:
             f"one client, {len(lat)} searches: p50 {statistics.median(lat):.1f} ms, "
             f"p95 {pct(lat, 95):.1f} ms"
         )
-        load(base, queries, args.clients, args.seconds)
+        bodies: list[dict[str, object]] = [{"query": q} for q in queries]
+        closed = run_load(
+            base, "/api/v1/search", bodies, clients=args.clients, seconds=args.seconds
+        )
+        print(f"{args.clients} clients, closed loop, {args.seconds:.0f}s: {closed.summary()}")
+        for rate in args.rates:
+            opened = run_load(
+                base,
+                "/api/v1/search",
+                bodies,
+                clients=args.clients,
+                seconds=args.seconds,
+                rate=rate,
+            )
+            print(
+                f"{args.clients} clients, open loop at {rate:.0f} req/s offered, "
+                f"{args.seconds:.0f}s: {opened.summary()}"
+            )
     finally:
         proc.terminate()
         proc.wait(30)

@@ -219,3 +219,12 @@ def test_corrupt_tokenizer_raises_embedding_error(tmp_path: Path) -> None:
 def test_rejects_bad_settings(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         OnnxEmbedder(**kwargs)
+
+
+def test_query_session_matches_document_session() -> None:
+    """Queries run on their own one-thread session; the vectors are the same."""
+    emb = OnnxEmbedder(threads=2)
+    for text in ("parse the config file", "retry failed uploads", "HttpClient.send"):
+        doc = np.array(emb.embed_documents([text])[0])
+        query = np.array(emb.embed_query(text))
+        assert float(doc @ query) > 0.9999

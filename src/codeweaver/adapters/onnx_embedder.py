@@ -46,8 +46,10 @@ class OnnxEmbedder:
     ``model_path``/``tokenizer_path`` replace the shipped files. Texts are cut to
     ``max_seq_len`` tokens; each call is tokenised, sorted by length, run in
     batches of ``batch_size`` padded to their longest member, and returned in
-    the caller's order. ``threads`` sets onnxruntime's intra-op threads (default:
-    every core this process may use).
+    the caller's order. ``threads`` sets onnxruntime's intra-op threads for
+    documents (default: every core this process may use). Queries run on a second
+    session with one thread and no spin-waiting: a single short text gains little
+    from a second thread, and a server answers many queries at once.
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class OnnxEmbedder:
         self._threads = threads if threads is not None else _default_threads()
         self._lock = threading.Lock()
         self._session: Any = None
+        self._query_session: Any = None
         self._tokenizer: Any = None
         self._inputs: frozenset[str] = frozenset()
 
@@ -101,6 +104,22 @@ class OnnxEmbedder:
         if not texts:
             return []
         session, tokenizer = self._load()
+        return self._embed(session, tokenizer, texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        _, tokenizer = self._load()
+        with self._lock:
+            if self._query_session is None:
+                self._query_session = self._load_session(threads=1, spin=False)
+        return self._embed(self._query_session, tokenizer, [text])[0]
+
+    def warmup(self) -> None:
+        """Load the model now instead of on the first call."""
+        self._load()
+
+    # ------------------------------------------------------------------ internals
+
+    def _embed(self, session: Any, tokenizer: Any, texts: Sequence[str]) -> list[list[float]]:
         try:
             encodings = tokenizer.encode_batch(list(texts))
         except Exception as err:
@@ -113,15 +132,6 @@ class OnnxEmbedder:
             out[chunk] = self._run(session, [ids[i] for i in chunk])
         rows: list[list[float]] = out.tolist()
         return rows
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
-
-    def warmup(self) -> None:
-        """Load the model now instead of on the first call."""
-        self._load()
-
-    # ------------------------------------------------------------------ internals
 
     def _run(self, session: Any, batch: list[list[int]]) -> np.ndarray:
         width = max(len(row) for row in batch)
@@ -146,15 +156,16 @@ class OnnxEmbedder:
         with self._lock:
             if self._session is None:
                 self._tokenizer = self._load_tokenizer()
-                self._session = self._load_session()
+                self._session = self._load_session(threads=self._threads, spin=True)
                 self._inputs = frozenset(i.name for i in self._session.get_inputs())
             return self._session, self._tokenizer
 
-    def _load_session(self) -> Any:
+    def _load_session(self, *, threads: int, spin: bool) -> Any:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self._threads
+        opts.intra_op_num_threads = threads
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
