@@ -18,6 +18,7 @@ from codeweaver.errors import NotFoundError, StoreError
 from codeweaver.ops.logs import DEFAULT_TENANT, DEFAULT_USER, bind_request, reset_request
 from codeweaver.ops.memory import MAX_SAMPLE_SECONDS, MAX_TOP, memory_report
 from codeweaver.ops.metrics import Metrics
+from codeweaver.ops.sampler import SAMPLE_INTERVAL_SECONDS, Sampler
 from codeweaver.ops.telemetry import Telemetry
 
 __all__ = [
@@ -160,10 +161,14 @@ def observing(
     telemetry.attach(engine)
     m = telemetry.metrics
     server = None
+    samplers: list[Sampler[Any]] = []
     if m is not None:
+        projects = Sampler("projects", engine.list_projects, SAMPLE_INTERVAL_SECONDS)
+        components = Sampler("health", lambda: health_statuses(app), SAMPLE_INTERVAL_SECONDS)
+        samplers = [projects.start(), components.start()]
         m.sources.cache_stats = getattr(engine, "cache_stats", None)
-        m.sources.projects = engine.list_projects
-        m.sources.health = lambda: health_statuses(app)
+        m.sources.projects = projects.latest
+        m.sources.health = components.latest
         if port is not None:
             server, _thread = start_http_server(port, addr=host, registry=m.exposition_registry())
     try:
@@ -172,6 +177,8 @@ def observing(
         if server is not None:
             server.shutdown()
             server.server_close()
+        for sampler in samplers:
+            sampler.stop()
         telemetry.detach(engine)
         if m is not None:
             m.sources.cache_stats = m.sources.projects = m.sources.health = None

@@ -49,6 +49,7 @@ FAST_BUCKETS = (
 )  # fmt: skip
 EMBED_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 COUNT_BUCKETS = (0, 1, 2, 5, 10, 20, 50, 100, 200)
+QUERY_TYPES = ("identifier", "natural_language")
 HEALTH_VALUES = {"healthy": 1.0, "degraded": 0.5, "unhealthy": 0.0}
 
 
@@ -175,9 +176,9 @@ def multiprocess_dir() -> str | None:
 class Sources:
     """Scrape-time readers; the server sets them once its engine exists."""
 
-    cache_stats: Callable[[], CacheStats] | None = None
-    projects: Callable[[], Iterable[Mapping[str, Any]]] | None = None
-    health: Callable[[], Mapping[str, str]] | None = None
+    cache_stats: Callable[[], CacheStats | None] | None = None
+    projects: Callable[[], Iterable[Mapping[str, Any]] | None] | None = None
+    health: Callable[[], Mapping[str, str] | None] | None = None
     extra_memory: dict[str, Callable[[], int]] = field(default_factory=dict)
 
 
@@ -216,6 +217,8 @@ class Metrics:
             "codeweaver_search_latency_seconds", registry, LATENCY_BUCKETS
         )
         self.search_results = _histogram("codeweaver_search_results_count", registry, COUNT_BUCKETS)
+        for query_type in QUERY_TYPES:  # start at 0, so rate() sees the first searches
+            self.search_latency.labels(query_type)
         self.vector_ops = _counter("codeweaver_vector_operations_total", registry)
         self.vector_duration = _histogram(
             "codeweaver_vector_operation_duration_seconds", registry, FAST_BUCKETS
