@@ -25,6 +25,7 @@ __all__ = [
     "ChunkingSettings",
     "EmbeddingSettings",
     "IndexSettings",
+    "ObservabilitySettings",
     "QdrantSettings",
     "SearchSettings",
     "Settings",
@@ -92,6 +93,21 @@ class SearchSettings(_Section):
     max_query_chars: int = Field(2000, ge=1, description="Longest accepted query.")
 
 
+class ObservabilitySettings(_Section):
+    metrics: bool = Field(True, description="Record Prometheus metrics and serve /metrics.")
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Also serve /metrics on this port (separate listener)."
+    )
+    log_format: Literal["json", "console"] = Field(
+        "json", description="Server log format: JSON lines or human-readable console lines."
+    )
+    log_file: Path | None = Field(
+        None, description="Write server logs to this file (default stderr)."
+    )
+    slow_search_ms: float = Field(1000.0, gt=0, description="Log searches slower than this.")
+    slow_request_ms: float = Field(2000.0, gt=0, description="Log requests slower than this.")
+
+
 class Settings(BaseSettings):
     """All of CodeWeaver's settings."""
 
@@ -114,6 +130,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)  # type: ignore[arg-type]
     qdrant: QdrantSettings = Field(default_factory=QdrantSettings)  # type: ignore[arg-type]
     search: SearchSettings = Field(default_factory=SearchSettings)  # type: ignore[arg-type]
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)  # type: ignore[arg-type]
 
     @field_validator("home", mode="after")
     @classmethod

@@ -9,10 +9,18 @@ from codeweaver.engine import Engine, StoreFactory
 from codeweaver.errors import ConfigError
 from codeweaver.index.pipeline import IndexOptions
 from codeweaver.index.projects import Project, ProjectRegistry
+from codeweaver.ops.instrumented import InstrumentedEmbedder, InstrumentedStore
+from codeweaver.ops.metrics import Metrics
 from codeweaver.search.service import FusionParams, SearchService
 from codeweaver.types import Embedder, VectorStore
 
-__all__ = ["build_embedder", "build_engine", "build_store_factory", "chunk_options"]
+__all__ = [
+    "build_embedder",
+    "build_engine",
+    "build_store_factory",
+    "chunk_options",
+    "instrument_store_factory",
+]
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -74,7 +82,19 @@ def chunk_options(settings: Settings) -> ChunkOptions:
     )
 
 
-def build_engine(settings: Settings, embedder: Embedder | None = None) -> Engine:
+def instrument_store_factory(factory: StoreFactory, metrics: Metrics) -> StoreFactory:
+    """Every store the factory opens, measured under its project's name."""
+
+    def measured(project: Project) -> VectorStore:
+        return InstrumentedStore(factory(project), project.name, metrics)
+
+    return measured
+
+
+def build_engine(
+    settings: Settings, embedder: Embedder | None = None, *, metrics: Metrics | None = None
+) -> Engine:
+    """The engine; with ``metrics`` its embedder and every store report to them."""
     s = settings.search
     params = FusionParams(
         prefetch_limit=s.prefetch_limit,
@@ -84,6 +104,10 @@ def build_engine(settings: Settings, embedder: Embedder | None = None) -> Engine
         max_query_chars=s.max_query_chars,
     )
     emb = embedder or build_embedder(settings)
+    stores = build_store_factory(settings)
+    if metrics is not None:
+        emb = InstrumentedEmbedder(emb, metrics)
+        stores = instrument_store_factory(stores, metrics)
     sparse = Bm25Encoder()
     idx = settings.index
     options = IndexOptions(
@@ -95,7 +119,7 @@ def build_engine(settings: Settings, embedder: Embedder | None = None) -> Engine
     )
     return Engine(
         registry=ProjectRegistry(settings.home),
-        store_factory=build_store_factory(settings),
+        store_factory=stores,
         embedder=emb,
         sparse=sparse,
         searcher=SearchService(emb, sparse, params),

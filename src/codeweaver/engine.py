@@ -5,7 +5,9 @@ Written against the Protocols; ``container.build_engine`` wires the real adapter
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +19,16 @@ from codeweaver.index.lock import writer_lock
 from codeweaver.index.manifest import Manifest
 from codeweaver.index.pipeline import Indexer, IndexOptions, Progress
 from codeweaver.index.projects import Project, ProjectRegistry, default_project_name
+from codeweaver.search.events import IndexListener, SearchListener, query_type_of
 from codeweaver.search.service import FusionParams, SearchRequest, SearchResult, SearchService
-from codeweaver.types import Embedder, IndexStats, SparseEncoder, VectorStore
+from codeweaver.types import (
+    Embedder,
+    IndexEvent,
+    IndexStats,
+    SearchEvent,
+    SparseEncoder,
+    VectorStore,
+)
 
 __all__ = ["Engine", "StoreFactory"]
 
@@ -52,6 +62,9 @@ class Engine:
         self._open: dict[str, _Open] = {}
         self._lock = threading.RLock()  # guards the handle table only, held briefly
         self._writers: dict[str, threading.Lock] = {}  # one in-process writer per project
+        # observers (metrics, logs) told about every search and indexing run
+        self.search_listeners: list[SearchListener] = []
+        self.index_listeners: list[IndexListener] = []
 
     @property
     def embedder(self) -> Embedder:
@@ -134,14 +147,19 @@ class Engine:
         project_obj = self._registry.ensure(project or default_project_name(root), root)
         handle = self._handle(project_obj)
         # Only this project's writer lock: searches (and other projects) keep running.
-        with self._writer(project_obj.name), writer_lock(project_obj.folder, project_obj.name):
-            indexer = Indexer(
-                handle.store, self._embedder, self._sparse, handle.manifest, self._index_options
-            )
-            stats = indexer.run(
-                root, project_obj.name, full=full, on_progress=on_progress, paths=paths
-            )
-            handle.paths = None
+        try:
+            with self._writer(project_obj.name), writer_lock(project_obj.folder, project_obj.name):
+                indexer = Indexer(
+                    handle.store, self._embedder, self._sparse, handle.manifest, self._index_options
+                )
+                stats = indexer.run(
+                    root, project_obj.name, full=full, on_progress=on_progress, paths=paths
+                )
+                handle.paths = None
+        except Exception as exc:
+            _notify(self.index_listeners, IndexEvent(project_obj.name, None, exc))
+            raise
+        _notify(self.index_listeners, IndexEvent(project_obj.name, stats))
         return stats
 
     # ----------------------------------------------------------------- search
@@ -150,15 +168,34 @@ class Engine:
         request: SearchRequest,
         project: str | None = None,
         params: FusionParams | None = None,
+        *,
+        use_cwd: bool = True,
     ) -> SearchResult:
-        handle = self._handle(self.resolve_project(project))
+        started = time.perf_counter()
+        name = project or ""
+        try:
+            handle = self._handle(self.resolve_project(project, use_cwd=use_cwd))
+            name = handle.project.name
 
-        def known_paths() -> list[str]:
-            if handle.paths is None:
-                handle.paths = sorted(handle.manifest.files())
-            return handle.paths
+            def known_paths() -> list[str]:
+                if handle.paths is None:
+                    handle.paths = sorted(handle.manifest.files())
+                return handle.paths
 
-        return self._searcher.search(handle.store, request, known_paths, params)
+            result = self._searcher.search(handle.store, request, known_paths, params)
+        except Exception as exc:
+            if self.search_listeners:
+                event = SearchEvent(
+                    name, query_type_of(request.query), 0, time.perf_counter() - started, exc
+                )
+                _notify(self.search_listeners, event)
+            raise
+        if self.search_listeners:
+            event = SearchEvent(
+                name, result.query_type, len(result.hits), time.perf_counter() - started
+            )
+            _notify(self.search_listeners, event)
+        return result
 
     # ----------------------------------------------------------------- status
     def status(self, name: str | None = None) -> dict[str, Any]:
@@ -189,3 +226,11 @@ class Engine:
                 handle.store.close()
                 handle.manifest.close()
             self._open.clear()
+
+
+def _notify(listeners: list[Any], event: Any) -> None:
+    for listener in list(listeners):
+        try:
+            listener(event)
+        except Exception:  # an observer's failure never changes the outcome
+            logging.getLogger("codeweaver.engine").exception("search/index listener failed")

@@ -14,7 +14,9 @@ __all__ = [
     "Chunk",
     "Embedder",
     "Hit",
+    "IndexEvent",
     "IndexStats",
+    "SearchEvent",
     "SearchFilters",
     "SparseEncoder",
     "SparseVec",
@@ -183,6 +185,26 @@ class IndexStats:
             "seconds": round(self.seconds, 3),
             "commit": self.commit,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class SearchEvent:
+    """What observers learn of one search; ``error`` set (``result_count`` 0) if it failed."""
+
+    project: str
+    query_type: str  # identifier | natural_language | invalid
+    result_count: int
+    seconds: float
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEvent:
+    """What observers learn of one indexing run: ``stats`` if it finished, else ``error``."""
+
+    project: str
+    stats: IndexStats | None
+    error: BaseException | None = None
 
 
 @runtime_checkable

@@ -10,15 +10,19 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 from starlette.routing import Mount
 
 from codeweaver.api.errors import install_error_handlers
 from codeweaver.api.middleware import RequestContextMiddleware
+from codeweaver.api.observability import ObservabilityMiddleware, observing
 from codeweaver.api.routes import ROUTES
 from codeweaver.config import Settings
 from codeweaver.container import build_engine
 from codeweaver.engine import Engine
 from codeweaver.mcp import streamable_http_app
+from codeweaver.ops.metrics import Metrics
+from codeweaver.ops.telemetry import Telemetry
 from codeweaver.workers.jobs import JobManager
 from codeweaver.workers.watch import Watcher
 
@@ -42,19 +46,24 @@ def create_app(
     job_workers: int = 2,
     watch: Sequence[Path] = (),
     mount_mcp: bool = True,
+    metrics_host: str = "127.0.0.1",
+    metrics: Metrics | None = None,
 ) -> FastAPI:
     """The HTTP API. Without ``engine`` one is built from ``settings`` at startup.
 
     An engine passed in belongs to the caller and is not closed at shutdown. The MCP
     endpoint (streamable HTTP) is mounted at ``/mcp`` once the engine exists; every
-    folder in ``watch`` is indexed and then kept fresh by a watcher.
+    folder in ``watch`` is indexed and then kept fresh by a watcher. With
+    ``observability.metrics_port`` set, ``/metrics`` is also served on that port of
+    ``metrics_host``. ``metrics`` (the caller's, e.g. the one its engine reports to)
+    replaces the app's own.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
         if engine is None:
-            eng = await asyncio.to_thread(build_engine, settings)
+            eng = await asyncio.to_thread(build_engine, settings, metrics=metrics)
             # load the model now, so /health/ready means "ready"
             await asyncio.to_thread(eng.embedder.embed_query, "warm up")
         else:
@@ -67,13 +76,14 @@ def create_app(
         for watcher in watchers:
             watcher.start()
         try:
-            if mount_mcp:
-                mcp_app = streamable_http_app(eng)
-                app.router.routes.append(Mount("/mcp", app=mcp_app))
-                async with mcp_app.router.lifespan_context(mcp_app):
+            with observing(app, eng, telemetry, obs.metrics_port, metrics_host):
+                if mount_mcp:
+                    mcp_app = streamable_http_app(eng)
+                    app.router.routes.append(Mount("/mcp", app=mcp_app))
+                    async with mcp_app.router.lifespan_context(mcp_app):
+                        yield
+                else:
                     yield
-            else:
-                yield
         finally:
             for watcher in watchers:
                 await asyncio.to_thread(watcher.stop)
@@ -83,6 +93,11 @@ def create_app(
             if owned:
                 await asyncio.to_thread(eng.close)
 
+    obs = settings.observability
+    if metrics is None and obs.metrics:
+        metrics = Metrics(CollectorRegistry(), _version())
+    telemetry = Telemetry(metrics, obs.slow_search_ms)
+
     app = FastAPI(
         title="CodeWeaver",
         version=_version(),
@@ -90,6 +105,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = metrics
     app.state.engine = None
     app.state.jobs = None
     for route in ROUTES:
@@ -101,5 +117,8 @@ def create_app(
             status_code=route.status,
         )
     install_error_handlers(app)
+    app.add_middleware(
+        ObservabilityMiddleware, metrics=metrics, slow_request_ms=obs.slow_request_ms
+    )
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -78,6 +78,7 @@ def _validation_message(exc: RequestValidationError) -> str:
 async def _on_codeweaver(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CodeWeaverError)
     status, code = status_for(exc)
+    request.state.error_type = type(exc).__name__
     if status >= 500:
         log.error("request failed: %s", exc)
     return error_response(status, code, exc.message, request_id_of(request))

@@ -54,7 +54,10 @@ def _settings(request: Request) -> Settings:
 # ------------------------------------------------------------------ health
 def _components(request: Request) -> dict[str, dict[str, Any]]:
     return health.check_health(
-        _engine(request), _settings(request).home, _jobs(request).active_projects()
+        _engine(request),
+        _settings(request).home,
+        _jobs(request).active_projects(),
+        health.registered_checks(request.app),
     )
 
 
@@ -85,11 +88,11 @@ def health_ready(request: Request) -> JSONResponse:
 # ------------------------------------------------------------------ search
 def search(request: Request, body: SearchBody) -> dict[str, Any]:
     engine = _engine(request)
-    project = engine.resolve_project(body.project, use_cwd=False)
     req = SearchRequest(
         body.query, limit=body.limit, language=body.language, path=body.path, kind=body.kind
     )
-    result = engine.search(req, project.name)
+    result = engine.search(req, body.project, use_cwd=False)
+    project = engine.resolve_project(body.project, use_cwd=False)
     return {
         "project": project.name,
         "results": [h.as_dict() for h in result.hits],

@@ -1,18 +1,32 @@
-"""Health checks: vector store, embedder, index freshness, disk space."""
+"""Health checks: vector store, embedder, index freshness, disk space, and registered ones.
+
+Other parts of the server add a component with ``register_health_check(app, name,
+check)``; ``check`` returns ``(status, detail)`` with status ``healthy``, ``degraded``
+or ``unhealthy`` (an exception counts as unhealthy). Every component is aggregated into
+the overall status and exported as ``codeweaver_health_check{component}``.
+"""
 
 from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from codeweaver.engine import Engine
 
-__all__ = ["check_health", "overall", "readiness"]
+__all__ = [
+    "HealthCheck",
+    "check_health",
+    "overall",
+    "readiness",
+    "register_health_check",
+    "registered_checks",
+]
 
 Status = str  # "healthy" | "degraded" | "unhealthy"
+HealthCheck = Callable[[], tuple[Status, str]]
 _RANK = {"healthy": 0, "degraded": 1, "unhealthy": 2}
 DISK_DEGRADED_BYTES = 1024**3
 DISK_UNHEALTHY_BYTES = 100 * 1024**2
@@ -22,6 +36,8 @@ def _timed(check: Callable[[], tuple[Status, str]]) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         status, detail = check()
+        if status not in _RANK:
+            status, detail = "unhealthy", f"unknown health status {status!r}: {detail}"
     except Exception as exc:  # a failing check is a finding, not an error
         status, detail = "unhealthy", f"{type(exc).__name__}: {exc}"
     latency = round((time.perf_counter() - started) * 1000.0, 3)
@@ -69,23 +85,44 @@ def _disk(home: Path) -> tuple[Status, str]:
     return "healthy", detail
 
 
-def check_health(engine: Engine, home: Path, indexing: set[str]) -> dict[str, dict[str, Any]]:
+def register_health_check(app: Any, name: str, check: HealthCheck) -> None:
+    """Add component ``name`` to ``app``'s health (``app``: the FastAPI application)."""
+    checks: dict[str, HealthCheck] | None = getattr(app.state, "health_checks", None)
+    if checks is None:
+        checks = {}
+        app.state.health_checks = checks
+    checks[name] = check
+
+
+def registered_checks(app: Any) -> Mapping[str, HealthCheck]:
+    return dict(getattr(app.state, "health_checks", None) or {})
+
+
+def check_health(
+    engine: Engine,
+    home: Path,
+    indexing: set[str],
+    extra: Mapping[str, HealthCheck] | None = None,
+) -> dict[str, dict[str, Any]]:
     projects: list[dict[str, Any]] = []
     store = _timed(lambda: _store(engine, projects))
     if store["status"] == "healthy":
         freshness = _timed(lambda: _freshness(projects, indexing))
     else:
         freshness = {"status": "degraded", "detail": "store unavailable", "latency_ms": 0.0}
-    return {
+    components = {
         "vector_store": store,
         "embedder": _timed(lambda: _embedder(engine)),
         "index_freshness": freshness,
         "disk_space": _timed(lambda: _disk(home)),
     }
+    for name, check in (extra or {}).items():
+        components[name] = _timed(check)
+    return components
 
 
 def overall(components: dict[str, dict[str, Any]]) -> Status:
-    worst = max((_RANK[c["status"]] for c in components.values()), default=0)
+    worst = max((_RANK.get(c["status"], 2) for c in components.values()), default=0)
     return next(name for name, rank in _RANK.items() if rank == worst)
 
 

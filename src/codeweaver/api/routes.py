@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codeweaver.api import handlers as h
+from codeweaver.api import observability as obs
 
 __all__ = ["ROUTES", "Route"]
 
@@ -46,5 +47,12 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/projects/{name}/files",
         h.project_file,
         "A line range of an indexed file.",
+    ),
+    Route("GET", "/metrics", obs.metrics, "Prometheus metrics (text exposition format)."),
+    Route(
+        "GET",
+        "/api/v1/debug/memory",
+        obs.debug_memory,
+        "Memory diagnostics: RSS, tracemalloc top allocations, cache and index sizes.",
     ),
 )

@@ -54,13 +54,19 @@ def register(app: typer.Typer) -> None:
 
         from codeweaver.api import create_app
         from codeweaver.index.discovery import resolve_root
+        from codeweaver.ops.logs import configure_logging
 
         settings = settings_from(config)
+        obs = settings.observability
+        configure_logging(settings.log_level, obs.log_format, obs.log_file)
+        app = create_app(settings, watch=[resolve_root(p) for p in watch or []], metrics_host=host)
         with _sigterm_exits_cleanly():
             uvicorn.run(
-                create_app(settings, watch=[resolve_root(p) for p in watch or []]),
+                app,
                 host=host,
                 port=port,
                 log_level=settings.log_level,
+                log_config=None,  # our handler formats uvicorn's records too
+                access_log=False,  # codeweaver.access logs every request instead
                 timeout_graceful_shutdown=15,
             )

@@ -1,0 +1,1 @@
+"""Operations: metrics, structured logs, health and diagnostics of a running service."""
