@@ -1,0 +1,2 @@
+"""Operator tooling: health checks (doctor), metrics reading, reports, log analysis,
+support triage and the runbook knowledge base."""
