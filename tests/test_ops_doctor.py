@@ -169,3 +169,19 @@ def test_doctor_local_mode(tmp_path):
 def test_doctor_bad_url_is_usage_error():
     run = codeweaver("doctor", "--url", "ftp://x")
     assert run.returncode == 2 and "invalid URL" in run.stderr
+
+
+def test_doctor_unreachable_prometheus_fails(tmp_path):
+    with stub_server(tmp_path) as base:
+        dead = f"http://127.0.0.1:{free_port()}"
+        run = codeweaver("doctor", "--url", base, "--prometheus-url", dead, "--json")
+    got = checks(run.stdout)
+    assert got["metrics"] == "FAIL" and got["request latency"] == "SKIP", run.stdout
+    assert run.returncode == 1
+
+
+def test_doctor_unreachable_service(tmp_path):
+    run = codeweaver("doctor", "--url", f"http://127.0.0.1:{free_port()}", "--json")
+    got = checks(run.stdout)
+    assert got["service health"] == "FAIL" and got["vector store"] == "SKIP"
+    assert run.returncode == 1

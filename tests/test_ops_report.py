@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,37 +20,44 @@ MIB = 1024 * 1024
 pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs prometheus")
 
 
+@contextmanager
+def prometheus_scraping(tmp: Path, target: str, ready_query: str, at_least: float):
+    """A real Prometheus on a free port scraping ``target`` every second; yields once
+    ``ready_query`` reaches ``at_least``."""
+    port = free_port()
+    config = tmp / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n  - job_name: codeweaver\n    static_configs:\n"
+        f"      - targets: ['{target.removeprefix('http://')}']\n"
+    )
+    args = [
+        "prometheus",
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tmp / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    log = tmp / "prometheus.log"
+    with process(args, log) as proc:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/-/ready", proc, log)
+        deadline = time.monotonic() + 60
+        while True:
+            r = httpx.get(f"{base}/api/v1/query", params={"query": ready_query}).json()
+            got = r["data"]["result"]
+            if got and float(got[0]["value"][1]) >= at_least:
+                break
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+        yield base
+
+
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("prom")
-    with stub_server(tmp) as target:
-        port = free_port()
-        config = tmp / "prometheus.yml"
-        config.write_text(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-            "scrape_configs:\n  - job_name: codeweaver\n    static_configs:\n"
-            f"      - targets: ['{target.removeprefix('http://')}']\n"
-        )
-        args = [
-            "prometheus",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ]
-        log = tmp / "prometheus.log"
-        with process(args, log) as proc:
-            base = f"http://127.0.0.1:{port}"
-            wait_http(f"{base}/-/ready", proc, log)
-            deadline = time.monotonic() + 60
-            query = "count_over_time(codeweaver_requests_total{endpoint='/health'}[1m])"
-            while True:
-                r = httpx.get(f"{base}/api/v1/query", params={"query": query}).json()
-                got = r["data"]["result"]
-                if got and float(got[0]["value"][1]) >= 5:
-                    break
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.5)
-            yield base
+    query = "count_over_time(codeweaver_requests_total{endpoint='/health'}[1m])"
+    with stub_server(tmp) as target, prometheus_scraping(tmp, target, query, 5) as base:
+        yield base
 
 
 def report(*args: str) -> dict:
@@ -127,3 +137,39 @@ def test_report_usage_errors(tmp_path):
     assert run.returncode == 2 and "invalid range" in run.stderr
     run = codeweaver("report", "performance", "--url", f"http://127.0.0.1:{free_port()}")
     assert run.returncode == 1 and "cannot reach" in run.stderr
+
+
+def test_report_live_server_through_prometheus(tmp_path):
+    """A live ``codeweaver serve`` scraped by Prometheus, with known searches."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {"CODEWEAVER_HOME": str(tmp_path / "home")}
+    args = [sys.executable, "-m", "codeweaver.cli.app", "serve", "--port", str(port)]
+    root = tmp_path / "svc"
+    root.mkdir()
+    for i in range(4):
+        (root / f"m{i}.py").write_text(f"def upload_{i}(path):\n    return path * {i}\n")
+    with process(args, log, env, cwd=tmp_path) as proc, httpx.Client(timeout=30) as c:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/health/ready", proc, log)
+        if c.get(f"{base}/metrics").status_code == 404:
+            pytest.skip("this server build has no /metrics endpoint")
+        job = c.post(f"{base}/api/v1/index", json={"path": str(root)}).json()["job_id"]
+        while c.get(f"{base}/api/v1/jobs/{job}").json()["state"] not in ("succeeded", "failed"):
+            time.sleep(0.05)
+        counts = []
+        for i in range(20):
+            r = c.post(f"{base}/api/v1/search", json={"query": f"upload {i}", "limit": 3})
+            counts.append(len(r.json()["results"]))
+        query = "sum(codeweaver_search_latency_seconds_count)"
+        with prometheus_scraping(tmp_path, base, query, 20) as prom:
+            from_prom = report("--prometheus-url", prom, "--range", "5m")
+            doctor = codeweaver("doctor", "--url", base, "--prometheus-url", prom, "--json")
+        direct = report("--url", base)
+    for rep in (from_prom, direct):
+        assert rep["requests"]["p95_ms"] is not None and rep["requests"]["p95_ms"] > 0
+        assert rep["search"]["p95_ms"] is not None
+        assert rep["requests"]["error_rate"] == 0.0
+    assert direct["search"]["avg_results"] == pytest.approx(sum(counts) / len(counts))
+    checks = {ch["name"]: ch["status"] for ch in json.loads(doctor.stdout)["checks"]}
+    assert checks["request latency"] == "PASS" and checks["error rate"] == "PASS", doctor.stdout

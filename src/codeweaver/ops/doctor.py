@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from codeweaver.config import OperationsSettings
-from codeweaver.errors import CodeWeaverError
 from codeweaver.ops import http
 from codeweaver.ops.checks import Check, Status, run_check
 from codeweaver.ops.metrics_view import MetricsView, PromView, ScrapeView
@@ -105,21 +104,25 @@ class _Remote:
         return "PASS", f"{len(projects)} collections, {points} points"
 
     # ------------------------------------------------------------------ metrics
-    def load_metrics(self) -> None:
+    def metrics(self) -> tuple[Status, str]:
+        """Pick the metrics source: Prometheus when given, else the server's /metrics."""
+        self.view_note = "metrics unavailable"
         if self.t.prometheus_url:
-            self.view = PromView(PrometheusClient(self.t.prometheus_url, ca_file=self.t.ca_file))
-            return
+            client = PrometheusClient(self.t.prometheus_url, ca_file=self.t.ca_file)
+            if not client.ready():
+                self.view_note = f"Prometheus at {client.base_url} is not ready or unreachable"
+                return "FAIL", self.view_note
+            self.view = PromView(client)
+            return "PASS", self.view.source
         resp = self.t.get("/metrics")
-        if resp.status == 200:
-            self.view = ScrapeView(parse(resp.text), f"{self.t.url}/metrics")
-        else:
+        if resp.status != 200:
             self.view_note = f"no metrics: {self.t.url}/metrics answered HTTP {resp.status}"
-
-    def _metric(self) -> MetricsView | None:
-        return self.view
+            return "SKIP", self.view_note
+        self.view = ScrapeView(parse(resp.text), f"{self.t.url}/metrics")
+        return "PASS", self.view.source
 
     def latency(self) -> tuple[Status, str]:
-        if (view := self._metric()) is None:
+        if (view := self.view) is None:
             return "SKIP", self.view_note
         p95 = view.request_quantile(0.95)
         if p95 is None:
@@ -129,7 +132,7 @@ class _Remote:
         return status, f"p95 {p95 * 1000:.1f} ms (limit {limit * 1000:.0f} ms)"
 
     def errors(self) -> tuple[Status, str]:
-        if (view := self._metric()) is None:
+        if (view := self.view) is None:
             return "SKIP", self.view_note
         rate = view.error_rate()
         if rate is None:
@@ -139,7 +142,7 @@ class _Remote:
         return status, f"{_pct(rate)} of requests failed with 5xx (limit {_pct(limit)})"
 
     def cache(self) -> tuple[Status, str]:
-        if (view := self._metric()) is None:
+        if (view := self.view) is None:
             return "SKIP", self.view_note
         rates = view.cache_hit_rate()
         if not rates:
@@ -150,7 +153,7 @@ class _Remote:
         return ("WARN" if low else "PASS"), f"hit rate {text} (want > {_pct(limit)})"
 
     def memory(self) -> tuple[Status, str]:
-        if (view := self._metric()) is None:
+        if (view := self.view) is None:
             return "SKIP", self.view_note
         used = view.process_memory()
         if used is None:
@@ -227,8 +230,8 @@ def remote_checks(target: RemoteTarget, limits: OperationsSettings) -> list[Chec
         return out
     out.append(run_check("authentication", r.auth))
     out.append(run_check("vector store", r.store))
-    metrics = run_check("metrics", _loader(r))
-    if metrics.status == "FAIL":
+    metrics = run_check("metrics", r.metrics)
+    if metrics.status == "FAIL":  # e.g. Prometheus unreachable; the metric checks then SKIP
         out.append(metrics)
     out += [
         run_check("request latency", r.latency),
@@ -240,15 +243,3 @@ def remote_checks(target: RemoteTarget, limits: OperationsSettings) -> list[Chec
         run_check("index freshness", r.freshness),
     ]
     return out
-
-
-def _loader(r: _Remote) -> Any:
-    def load() -> tuple[Status, str]:
-        try:
-            r.load_metrics()
-        except CodeWeaverError as exc:
-            r.view_note = f"metrics unavailable: {exc}"
-            raise
-        return "PASS", r.view.source if r.view else r.view_note
-
-    return load

@@ -18,12 +18,13 @@ from typing import Any
 
 from codeweaver.config import OperationsSettings
 
-__all__ = ["LogStats", "analyze", "recommendations"]
+__all__ = ["Access", "LogStats", "analyze", "recommendations"]
 
 MAX_KEYS = 200  # distinct error types kept; the rest count as "(other)"
 MAX_SAMPLES = 5
 _LEVEL = re.compile(rb"\b(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b")
 _STAMP = re.compile(rb"^\[?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
+_TEXT_ACCESS = re.compile(rb'"[A-Z]+ \S+ HTTP/[0-9.]+" ([1-5][0-9][0-9])\b')
 _ERROR_NAME = re.compile(r"\b([A-Z][A-Za-z]*(?:Error|Exception))\b")
 _LEVELS = {"WARN": "WARNING", "FATAL": "CRITICAL"}
 _AUTH_FAIL_TEXT = re.compile(
@@ -31,6 +32,27 @@ _AUTH_FAIL_TEXT = re.compile(
 )
 _STORE_TEXT = re.compile(r"vector[ _]store|qdrant|StoreError", re.I)
 _MEMORY_TEXT = re.compile(r"\bmemory\b", re.I)
+
+
+@dataclass
+class Access:
+    """Responses seen in access lines of one kind (JSON records or plain-text lines)."""
+
+    requests: int = 0
+    client_errors: int = 0
+    server_errors: int = 0
+    unauthorized: int = 0
+    slow: int = 0
+
+    def add(self, status: Any) -> None:
+        self.requests += 1
+        if isinstance(status, int):
+            if status >= 500:
+                self.server_errors += 1
+            elif status >= 400:
+                self.client_errors += 1
+                if status == 401:
+                    self.unauthorized += 1
 
 
 @dataclass
@@ -44,9 +66,8 @@ class LogStats:
     errors_by_type: Counter[str] = field(default_factory=Counter)
     critical: int = 0
     critical_samples: list[str] = field(default_factory=list)
-    requests: int = 0
-    server_errors: int = 0
-    slow_request_lines: int = 0
+    json_access: Access = field(default_factory=Access)
+    text_access: Access = field(default_factory=Access)
     slow_request_warnings: int = 0
     memory_warnings: int = 0
     searches: int = 0
@@ -54,7 +75,6 @@ class LogStats:
     slow_search_lines: int = 0
     slow_search_warnings: int = 0
     audit_auth_failures: int = 0
-    http_401: int = 0
     authz_denied: int = 0
     store_errors: int = 0
     first_timestamp: str | None = None
@@ -69,8 +89,22 @@ class LogStats:
         return self.levels["ERROR"] + self.levels["CRITICAL"]
 
     @property
+    def access(self) -> Access:
+        """The JSON access records when there are any (a plain-text access log written
+        alongside would describe the same requests), else the plain-text access lines."""
+        return self.json_access if self.json_access.requests else self.text_access
+
+    @property
+    def requests(self) -> int:
+        return self.access.requests
+
+    @property
+    def server_errors(self) -> int:
+        return self.access.server_errors
+
+    @property
     def slow_requests(self) -> int:
-        return max(self.slow_request_lines, self.slow_request_warnings)
+        return max(self.access.slow, self.slow_request_warnings)
 
     @property
     def slow_searches(self) -> int:
@@ -78,7 +112,7 @@ class LogStats:
 
     @property
     def auth_failures(self) -> int:
-        return max(self.audit_auth_failures, self.http_401)
+        return max(self.audit_auth_failures, self.access.unauthorized)
 
     def error_rate(self) -> tuple[float | None, str]:
         if self.requests:
@@ -103,6 +137,7 @@ class LogStats:
             "critical_errors": self.critical,
             "critical_samples": self.critical_samples,
             "requests": self.requests,
+            "client_errors": self.access.client_errors,
             "server_errors": self.server_errors,
             "error_rate": rate,
             "error_rate_basis": basis,
@@ -177,15 +212,9 @@ class _Scanner:
         duration = rec.get("duration_ms")
         slow_line = isinstance(duration, int | float)
         if logger == "codeweaver.access" and message == "request":
-            s.requests += 1
-            status = rec.get("status")
-            if isinstance(status, int):
-                if status >= 500:
-                    s.server_errors += 1
-                elif status == 401:
-                    s.http_401 += 1
+            s.json_access.add(rec.get("status"))
             if slow_line and duration > self.slow_request_ms:  # type: ignore[operator]
-                s.slow_request_lines += 1
+                s.json_access.slow += 1
         elif logger == "codeweaver.search" and message == "search":
             s.searches += 1
             if slow_line and duration > self.slow_search_ms:  # type: ignore[operator]
@@ -234,6 +263,9 @@ class _Scanner:
         if stamp is not None and not self._in_window(stamp.group(1).decode().replace(",", ".")):
             return
         s.text_lines += 1
+        access = _TEXT_ACCESS.search(raw)
+        if access is not None:  # uvicorn's access log: "GET /health HTTP/1.1" 200
+            s.text_access.add(int(access.group(1)))
         level = m.group(1).decode()
         level = _LEVELS.get(level, level)
         s.levels[level] += 1
