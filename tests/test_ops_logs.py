@@ -111,6 +111,8 @@ def known_log() -> list[str]:
     ]
     random.Random(7).shuffle(lines)
     # three hours old: only counted without --since
+    old = (NOW - timedelta(hours=3)).strftime("%Y-%m-%d %H:%M:%S,000")
+    lines.append(f"{old} ERROR codeweaver.api: StoreError: qdrant connection refused")
     lines += [
         rec(
             "ERROR",
@@ -134,7 +136,7 @@ def test_known_counts_with_since(tmp_path):
     log = tmp_path / "app.log"
     log.write_text("\n".join(known_log()) + "\n")
     got = analyze(log, "--since", "1h")
-    assert got["outside_window"] == 10
+    assert got["outside_window"] == 11
     assert got["text_lines"] == 2 and got["unparsed_lines"] == 1
     assert got["requests"] == 100 and got["server_errors"] == 6
     assert got["error_rate"] == pytest.approx(0.06)
@@ -160,8 +162,8 @@ def test_without_since_counts_old_lines(tmp_path):
     log = tmp_path / "app.log"
     log.write_text("\n".join(known_log()) + "\n")
     got = analyze(log)
-    assert got["outside_window"] == 0 and got["store_errors"] == 14
-    assert "14 vector-store errors" in " ".join(got["recommendations"])
+    assert got["outside_window"] == 0 and got["store_errors"] == 15
+    assert "15 vector-store errors" in " ".join(got["recommendations"])
 
 
 def test_stdin_gzip_and_text_output(tmp_path):

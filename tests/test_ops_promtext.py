@@ -47,3 +47,16 @@ def test_empty_scrape_reports_missing_not_zero():
     assert rep["requests"]["p95_ms"] is None and rep["requests"]["error_rate"] is None
     assert rep["recommendations"] == []
     assert "no data" in render_text(rep) and " 0.0 ms" not in render_text(rep)
+
+
+def test_cache_hit_rate_from_counters_else_gauge():
+    text = (
+        'codeweaver_cache_hits_total{cache_type="query"} 0\n'
+        'codeweaver_cache_misses_total{cache_type="query"} 0\n'
+        'codeweaver_cache_hit_rate{cache_type="query"} 0\n'
+        'codeweaver_cache_hits_total{cache_type="embedding"} 9\n'
+        'codeweaver_cache_misses_total{cache_type="embedding"} 1\n'
+        'codeweaver_cache_hit_rate{cache_type="l2"} 0.5\n'
+    )
+    rates = ScrapeView(parse(text), "x").cache_hit_rate()
+    assert rates == {"embedding": pytest.approx(0.9), "l2": 0.5}  # query: no lookups yet

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from codeweaver.config import OperationsSettings
@@ -193,7 +193,9 @@ class _Scanner:
                 when = datetime.fromisoformat(stamp)
             except ValueError:
                 return True
-            if when.tzinfo is not None and when < self.since:
+            if when.tzinfo is None:  # plain-text stamps carry no zone: read them as UTC
+                when = when.replace(tzinfo=UTC)
+            if when < self.since:
                 self.s.outside_window += 1
                 return False
         if self.s.first_timestamp is None:

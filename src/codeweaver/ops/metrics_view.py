@@ -51,12 +51,15 @@ def _error_rates(errors: dict[str, float], totals: dict[str, float]) -> dict[str
 def _hit_rates(
     hits: dict[str, float], misses: dict[str, float], gauge: dict[str, float]
 ) -> dict[str, float]:
-    out = dict(gauge)
-    for kind in set(hits) | set(misses):
+    """From the counters where they exist (a cache with no lookups has no rate, whatever
+    its gauge says), else from the gauge."""
+    counted = set(hits) | set(misses)
+    out = {kind: rate for kind, rate in gauge.items() if kind not in counted}
+    for kind in counted:
         rate = _ratio(hits.get(kind, 0.0), hits.get(kind, 0.0) + misses.get(kind, 0.0))
         if rate is not None:
             out[kind] = rate
-    return out
+    return dict(sorted(out.items()))
 
 
 def _process_memory(rss: float | None, by_component: dict[str, float]) -> float | None:
