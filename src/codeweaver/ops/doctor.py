@@ -48,10 +48,12 @@ class _Remote:
         self.health: dict[str, Any] = {}
         self.view: MetricsView | None = None
         self.view_note = ""
+        self.reached = False
 
     # ------------------------------------------------------------------ service
     def service(self) -> tuple[Status, str]:
         resp = self.t.get("/api/v1/health")
+        self.reached = True
         if resp.status == 404:
             resp = self.t.get("/health")
         if resp.status not in (200, 503):
@@ -214,7 +216,7 @@ def _component_detail(comp: Any) -> str:
 def remote_checks(target: RemoteTarget, limits: OperationsSettings) -> list[Check]:
     r = _Remote(target, limits)
     out = [run_check("service health", r.service)]
-    if out[0].status == "FAIL" and not r.health:
+    if not r.reached:
         rest = (
             "authentication",
             "vector store",
