@@ -24,8 +24,10 @@ from codeweaver.errors import ConfigError
 __all__ = [
     "ChunkingSettings",
     "EmbeddingSettings",
+    "EscalationRule",
     "IndexSettings",
     "ObservabilitySettings",
+    "OperationsSettings",
     "QdrantSettings",
     "SearchSettings",
     "Settings",
@@ -106,6 +108,123 @@ class ObservabilitySettings(_Section):
     )
     slow_search_ms: float = Field(1000.0, gt=0, description="Log searches slower than this.")
     slow_request_ms: float = Field(2000.0, gt=0, description="Log requests slower than this.")
+class EscalationRule(BaseModel):
+    """One row of the support escalation matrix."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tier: str = Field(min_length=1)
+    urgency: int = Field(ge=0, description="Higher is more urgent; picks among matching rules.")
+    response: str = Field(min_length=1, description="Target first response, e.g. '2 hours'.")
+    categories: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list, description="Whole words or phrases.")
+    severities: list[Literal["low", "medium", "high", "critical"]] = Field(
+        default_factory=list, description="Severities that alone route to this rule."
+    )
+
+
+def _default_escalation() -> list[EscalationRule]:
+    return [
+        EscalationRule(
+            tier="tier1",
+            urgency=1,
+            response="8 hours",
+            categories=["general questions", "basic configuration", "user access"],
+            keywords=[
+                "how do i",
+                "how to",
+                "question",
+                "configure",
+                "configuration",
+                "setting",
+                "install",
+                "documentation",
+                "login",
+                "password",
+                "access",
+            ],
+            severities=["low", "medium"],
+        ),
+        EscalationRule(
+            tier="tier2",
+            urgency=2,
+            response="2 hours",
+            categories=["performance", "integration", "advanced configuration"],
+            keywords=[
+                "slow",
+                "slowness",
+                "latency",
+                "timeout",
+                "timeouts",
+                "timed out",
+                "timing out",
+                "performance",
+                "memory",
+                "cache",
+                "integration",
+                "error",
+                "errors",
+                "failing",
+                "indexing",
+                "embedding",
+            ],
+            severities=["high"],
+        ),
+        EscalationRule(
+            tier="tier3",
+            urgency=3,
+            response="30 minutes",
+            categories=["outage", "data corruption", "security incident"],
+            keywords=[
+                "down",
+                "outage",
+                "unavailable",
+                "crash",
+                "crashing",
+                "corruption",
+                "corrupted",
+                "security",
+                "vulnerability",
+                "unauthorized",
+            ],
+        ),
+        EscalationRule(
+            tier="emergency",
+            urgency=4,
+            response="15 minutes",
+            categories=["production down", "data loss", "security breach"],
+            keywords=[
+                "production down",
+                "data loss",
+                "security breach",
+                "breach",
+                "all users affected",
+                "complete outage",
+            ],
+            severities=["critical"],
+        ),
+    ]
+
+
+class OperationsSettings(_Section):
+    p95_latency_seconds: float = Field(2.0, gt=0, description="Doctor/report: p95 request limit.")
+    search_p95_seconds: float = Field(1.0, gt=0, description="Report: p95 search latency limit.")
+    error_rate: float = Field(0.01, ge=0, le=1, description="Doctor: highest healthy error rate.")
+    cache_hit_rate: float = Field(0.7, ge=0, le=1, description="Lowest healthy cache hit rate.")
+    memory_mib: int = Field(4000, ge=1, description="Doctor: process memory limit (MiB).")
+    cpu_percent: float = Field(80.0, gt=0, description="Report: CPU use that needs attention.")
+    tls_min_days: int = Field(30, ge=0, description="Doctor: certificate validity warning.")
+    disk_min_gib: float = Field(1.0, ge=0, description="Doctor: free disk space warning.")
+    index_max_age_hours: float = Field(24.0, gt=0, description="Doctor: index freshness limit.")
+    slow_request_ms: float = Field(2000.0, gt=0, description="Logs: slow request threshold.")
+    slow_search_ms: float = Field(1000.0, gt=0, description="Logs: slow search threshold.")
+    log_auth_failures: int = Field(10, ge=0, description="Logs: auth failures that need action.")
+    log_store_errors: int = Field(5, ge=0, description="Logs: store errors that need action.")
+    log_failed_searches: int = Field(20, ge=0, description="Logs: failed searches limit.")
+    log_error_rate: float = Field(0.05, ge=0, le=1, description="Logs: error rate limit.")
+    escalation: list[EscalationRule] = Field(
+        default_factory=_default_escalation, description="Support escalation matrix."
+    )
 
 
 class Settings(BaseSettings):
@@ -131,6 +250,7 @@ class Settings(BaseSettings):
     qdrant: QdrantSettings = Field(default_factory=QdrantSettings)  # type: ignore[arg-type]
     search: SearchSettings = Field(default_factory=SearchSettings)  # type: ignore[arg-type]
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)  # type: ignore[arg-type]
+    operations: OperationsSettings = Field(default_factory=OperationsSettings)  # type: ignore[arg-type]
 
     @field_validator("home", mode="after")
     @classmethod

@@ -1,0 +1,82 @@
+"""``codeweaver doctor``: PASS / WARN / FAIL checks of a deployment or of this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from codeweaver.cli import render
+from codeweaver.cli.errors import guarded
+from codeweaver.cli.options import ConfigOpt
+from codeweaver.cli.state import engine_from, settings_from
+from codeweaver.errors import InputError
+from codeweaver.ops.checks import Check, exit_code, worst
+from codeweaver.ops.doctor import RemoteTarget, remote_checks
+from codeweaver.ops.doctor_local import local_checks
+from codeweaver.ops.http import validate_url
+
+__all__ = ["register", "show_checks"]
+
+_STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red", "SKIP": "dim"}
+
+
+def show_checks(checks: list[Check]) -> None:
+    width = max(len(c.name) for c in checks)
+    for c in checks:
+        render.out.print(
+            f"[{_STYLE[c.status]}]{c.status}[/] {escape(c.name.ljust(width))}  {escape(c.detail)}"
+        )
+    render.out.print(f"overall: [{_STYLE[worst(checks)]}]{worst(checks)}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``doctor`` command to ``app``."""
+
+    @app.command()
+    @guarded
+    def doctor(
+        url: Annotated[
+            str | None, typer.Option("--url", help="Server to check (default: this machine).")
+        ] = None,
+        token: Annotated[
+            str | None,
+            typer.Option("--token", envvar="CODEWEAVER_TOKEN", help="Bearer token for the API."),
+        ] = None,
+        prometheus_url: Annotated[
+            str | None,
+            typer.Option("--prometheus-url", help="Read latency/errors from this Prometheus."),
+        ] = None,
+        ca_file: Annotated[
+            Path | None, typer.Option("--ca-file", help="Trust this CA bundle for https.")
+        ] = None,
+        timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds.")] = 10.0,
+        json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        config: ConfigOpt = None,
+    ) -> None:
+        """Check health, auth, store, latency, errors, cache, memory, TLS, disk, freshness.
+
+        Exit code: 0 all passed, 1 something failed, 3 warnings only.
+        """
+        settings = settings_from(config)
+        limits = settings.operations
+        if url:
+            target = RemoteTarget(
+                validate_url(url),
+                token=token,
+                prometheus_url=validate_url(prometheus_url) if prometheus_url else None,
+                ca_file=ca_file,
+                timeout=timeout,
+            )
+            checks = remote_checks(target, limits)
+        else:
+            if prometheus_url or token:
+                raise InputError("--prometheus-url and --token need --url (a server to check)")
+            checks = local_checks(settings.home, limits, lambda: engine_from(settings))
+        if json_out:
+            render.print_json({"status": worst(checks), "checks": [c.as_dict() for c in checks]})
+        else:
+            show_checks(checks)
+        raise typer.Exit(exit_code(checks))

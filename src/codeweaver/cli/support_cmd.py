@@ -1,0 +1,116 @@
+"""``codeweaver support``: triage through the escalation matrix, and the runbook articles."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markdown import Markdown
+from rich.markup import escape
+
+from codeweaver.cli import render
+from codeweaver.cli.errors import guarded
+from codeweaver.cli.options import ConfigOpt
+from codeweaver.cli.state import settings_from
+from codeweaver.config import Settings
+from codeweaver.container import build_engine
+from codeweaver.ops.kb import KB_PROJECT, KbHit, article, articles, kb_dir, rank_articles
+from codeweaver.ops.triage import triage
+from codeweaver.search.service import SearchRequest
+
+__all__ = ["kb_search", "register"]
+
+support_app = typer.Typer(help="Support triage and the runbook knowledge base.")
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@support_app.command("triage")
+@guarded
+def triage_cmd(
+    description: Annotated[str, typer.Argument(help="What is wrong, in words.")],
+    severity: Annotated[
+        str, typer.Option("--severity", "-s", help="low, medium, high or critical.")
+    ] = "medium",
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Pick the support tier and response time for a problem."""
+    settings = settings_from(config)
+    result = triage(description, severity.lower(), settings.operations.escalation)
+    if json_out:
+        render.print_json(result.as_dict())
+        return
+    render.out.print(f"[bold]{escape(result.tier)}[/]: respond within {escape(result.response)}")
+    render.info(f"categories: {', '.join(result.categories)}")
+    render.info(f"why: {result.reason}")
+
+
+def kb_search(settings: Settings, query: str, limit: int = 5) -> list[KbHit]:
+    """Search the articles with the hybrid engine over a dedicated, incrementally kept index."""
+    kb_settings = settings.model_copy(
+        update={
+            "home": settings.home / "kb",
+            "index": settings.index.model_copy(update={"use_git": False, "exclude": []}),
+        }
+    )
+    engine = build_engine(kb_settings)
+    try:
+        engine.index(kb_dir(), KB_PROJECT)
+        result = engine.search(SearchRequest(query, limit=50), KB_PROJECT)
+    finally:
+        engine.close()
+    return rank_articles(result.hits, limit)
+
+
+@support_app.command("kb")
+@guarded
+def kb_cmd(
+    words: Annotated[
+        list[str] | None, typer.Argument(help="QUERY to search, or 'show ID'; none lists all.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=20)] = 5,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Runbook articles: list them, search them (kb QUERY) or read one (kb show ID)."""
+    words = words or []
+    if len(words) == 2 and words[0] == "show":
+        art = article(words[1])
+        if json_out:
+            render.print_json({"id": art.id, "title": art.title, "text": art.text})
+        else:
+            render.out.print(Markdown(art.text))
+        return
+    if not words:
+        items = articles()
+        if json_out:
+            render.print_json({"articles": [{"id": a.id, "title": a.title} for a in items]})
+        for a in items if not json_out else []:
+            render.info(f"{a.id:<28} {a.title}")
+        return
+    hits = kb_search(settings_from(config), " ".join(words), limit)
+    if json_out:
+        render.print_json(
+            {
+                "results": [
+                    {
+                        "id": h.article.id,
+                        "title": h.article.title,
+                        "score": h.score,
+                        "snippet": h.snippet,
+                    }
+                    for h in hits
+                ]
+            }
+        )
+        return
+    for rank, h in enumerate(hits, 1):
+        render.out.print(f"[bold]{rank}. {escape(h.article.id)}[/]  {escape(h.article.title)}")
+        render.out.print(f"   [dim]{escape(h.snippet)}[/]")
+    if hits:
+        render.info(f"read one with: codeweaver support kb show {hits[0].article.id}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``support`` command group to ``app``."""
+    app.add_typer(support_app, name="support")
