@@ -108,6 +108,8 @@ class ObservabilitySettings(_Section):
     )
     slow_search_ms: float = Field(1000.0, gt=0, description="Log searches slower than this.")
     slow_request_ms: float = Field(2000.0, gt=0, description="Log requests slower than this.")
+
+
 class EscalationRule(BaseModel):
     """One row of the support escalation matrix."""
 
