@@ -279,9 +279,10 @@ def test_requests_searches_and_logs_through_the_app(env, logs):
     assert hit["result_count"] >= 1 and hit["level"] == "INFO"
     slow = logs.find("codeweaver.search", "slow search")
     assert len(slow) == 2 and slow[0]["level"] == "WARNING"
-    failed = [x for x in logs.find("codeweaver.search", "search") if x["level"] == "ERROR"]
-    assert failed[0]["error_type"] == "NotFoundError" and failed[0]["tenant_id"] == "none"
-    assert failed[0]["user"] == "anonymous"
+    assert all(x["level"] == "INFO" for x in logs.find("codeweaver.search", "search"))
+    rejected = logs.find("codeweaver.search", "search rejected")
+    assert rejected[0]["error_type"] == "NotFoundError" and rejected[0]["tenant_id"] == "none"
+    assert rejected[0]["user"] == "anonymous" and rejected[0]["level"] == "INFO"
 
 
 def test_slow_request_warning_and_disabled_metrics(env, logs):

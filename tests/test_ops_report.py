@@ -41,15 +41,18 @@ def prometheus_scraping(tmp: Path, target: str, ready_query: str, at_least: floa
     with process(args, log) as proc:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/-/ready", proc, log)
-        deadline = time.monotonic() + 60
-        while True:
-            r = httpx.get(f"{base}/api/v1/query", params={"query": ready_query}).json()
-            got = r["data"]["result"]
-            if got and float(got[0]["value"][1]) >= at_least:
-                break
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.5)
+        wait_for_value(base, ready_query, at_least)
         yield base
+
+
+def wait_for_value(prom: str, query: str, at_least: float) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        got = httpx.get(f"{prom}/api/v1/query", params={"query": query}).json()["data"]["result"]
+        if got and float(got[0]["value"][1]) >= at_least:
+            return
+        assert time.monotonic() < deadline, got
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -158,11 +161,18 @@ def test_report_live_server_through_prometheus(tmp_path):
         while c.get(f"{base}/api/v1/jobs/{job}").json()["state"] not in ("succeeded", "failed"):
             time.sleep(0.05)
         counts = []
-        for i in range(20):
-            r = c.post(f"{base}/api/v1/search", json={"query": f"upload {i}", "limit": 3})
-            counts.append(len(r.json()["results"]))
+
+        def searches(n: int) -> None:
+            for i in range(n):
+                r = c.post(f"{base}/api/v1/search", json={"query": f"upload {i}", "limit": 3})
+                counts.append(len(r.json()["results"]))
+
+        searches(5)
         query = "sum(codeweaver_search_latency_seconds_count)"
-        with prometheus_scraping(tmp_path, base, query, 20) as prom:
+        with prometheus_scraping(tmp_path, base, query, 5) as prom:
+            # rates need increases between scrapes: search while Prometheus watches
+            searches(20)
+            wait_for_value(prom, query, 25)
             from_prom = report("--prometheus-url", prom, "--range", "5m")
             doctor = codeweaver("doctor", "--url", base, "--prometheus-url", prom, "--json")
         direct = report("--url", base)

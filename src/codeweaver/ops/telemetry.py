@@ -3,8 +3,10 @@
 ``Telemetry.attach(engine)`` subscribes to an engine's listener lists; the server does
 that at startup and ``detach`` at shutdown. Log lines (logger ``codeweaver.search``):
 ``search`` at INFO with ``query_type``, ``result_count``, ``duration_ms``, ``project``;
-a failed search at ERROR with ``error_type``; ``slow search`` at WARNING past the
-threshold. Indexing runs log ``index`` (logger ``codeweaver.index``).
+a failed search at ERROR with ``error_type``; a search refused for the caller's input
+(unknown project, bad filter: ``InputError``/``NotFoundError``) as ``search rejected`` at
+INFO with ``error_type`` (the service did not fail, so the line is neither a search nor an
+error; ``codeweaver_errors_total`` still counts it by type); ``slow search`` at WARNING past the threshold. Indexing runs log ``index`` (logger ``codeweaver.index``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from codeweaver.errors import InputError, NotFoundError
 from codeweaver.ops.metrics import Metrics
 from codeweaver.types import IndexEvent, SearchEvent
 
@@ -54,6 +57,12 @@ class Telemetry:
             "project": event.project,
             "component": "search",
         }
+        if isinstance(event.error, InputError | NotFoundError):
+            rejected = {**fields, "error_type": type(event.error).__name__}
+            if self.metrics is not None:
+                self.metrics.count_error(rejected["error_type"], "search")
+            search_log.info("search rejected", extra=rejected)
+            return
         if event.error is not None:
             error_type = type(event.error).__name__
             if self.metrics is not None:
