@@ -292,6 +292,9 @@ class Engine:
 
     def close(self) -> None:
         self._caches.close()
+        closer = getattr(self._embedder, "close", None)  # remote providers hold connections
+        if callable(closer):
+            closer()
         with self._lock:
             for handle in self._open.values():
                 handle.store.close()

@@ -85,6 +85,9 @@ class RemoteEmbedder:
     def dim(self) -> int:
         return self._dim
 
+    def close(self) -> None:
+        self.client.close()
+
     def body(self, texts: list[str], role: str) -> dict[str, Any]:
         raise NotImplementedError
 

@@ -78,5 +78,10 @@ class CacheSet:
         return out
 
     def close(self) -> None:
+        """Flush the query counts and release the shared cache's connections."""
         if self.popular is not None:
             self.popular.close()
+        store = self.results_store or self.embedding_store
+        closer = getattr(store.l2, "close", None) if store is not None else None
+        if callable(closer):
+            closer()

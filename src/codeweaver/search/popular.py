@@ -47,6 +47,7 @@ class PopularQueries:
         self._flush_every = flush_every
         self._flush_seconds = flush_seconds
         self._last_flush = time.monotonic()
+        self._closed = False
 
     def record(self, tenant: str, project: str, request: SearchRequest) -> None:
         ident = json.dumps(request_dict(request), sort_keys=True)
@@ -63,7 +64,7 @@ class PopularQueries:
         with self._lock:
             rows, self._pending = list(self._pending.items()), Counter()
             self._last_flush = time.monotonic()
-            if not rows:
+            if not rows or self._closed:
                 return
             now = time.time()
             self._db.execute("BEGIN IMMEDIATE")
@@ -113,5 +114,9 @@ class PopularQueries:
             return cur.rowcount
 
     def close(self) -> None:
+        """Write what is pending and close; later calls (and records) do nothing."""
         self.flush()
-        self._db.close()
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
