@@ -14,6 +14,7 @@ from codeweaver.config import Settings
 from codeweaver.container import build_engine
 from codeweaver.core.cache import LruCache, TieredCache
 from codeweaver.core.embedding_cache import CachingEmbedder
+from codeweaver.errors import InputError
 from codeweaver.search.service import FusionParams, SearchRequest
 from embedder_twin import HashEmbedder
 
@@ -140,8 +141,11 @@ def test_popular_queries_and_warming(env):
     for _ in range(3):
         engine.search(SearchRequest("send email"), "shop", tenant="acme")
     engine.search(SearchRequest("listen port"), "shop")
+    with pytest.raises(InputError):
+        engine.search(SearchRequest("   "), "shop")  # failed searches are not counted
     report = engine.cache_report()
     assert report["popular"]["shop"][0] == {"tenant": "acme", "query": "send email", "count": 3}
+    assert len(report["popular"]["shop"]) == 2
     assert engine.clear_cache()["results"] >= 2
     done = engine.warm_cache("shop")
     assert done == {"projects": 1, "searches": 2, "phrases": 8}

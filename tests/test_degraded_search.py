@@ -125,3 +125,37 @@ def test_indexing_stops_after_the_wait_and_resumes(tmp_path, server, root):
     assert stats.files_indexed == 2 and stats.files_unchanged == 2
     assert server.stats()["texts"] == 2 and engine.status("app")["points"] == 4
     engine.close()
+
+
+def test_cli_search_says_degraded(tmp_path, server, root, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from codeweaver.cli.app import app
+    from codeweaver.cli.state import close_engine
+
+    monkeypatch.chdir(tmp_path)
+    env = {
+        "CODEWEAVER_HOME": str(tmp_path / "home"),
+        "CODEWEAVER_EMBEDDING__PROVIDER": "voyage",
+        "CODEWEAVER_EMBEDDING__BASE_URL": server.url,
+        "CODEWEAVER_EMBEDDING__API_KEY": "k",
+        "CODEWEAVER_EMBEDDING__MAX_RETRIES": "0",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    runner = CliRunner()
+    try:
+        assert runner.invoke(app, ["index", str(root), "--json"]).exit_code == 0
+        res = runner.invoke(app, ["search", "smtp email", "--json"])
+        assert res.exit_code == 0 and "degraded" not in json.loads(res.stdout)
+        server.script(fail_all=500)
+        res = runner.invoke(app, ["search", "email smtp", "--json"])
+        assert res.exit_code == 0, res.output
+        body = json.loads(res.stdout)
+        assert body["degraded"] is True and body["results"][0]["symbol"] == "send_email"
+        res = runner.invoke(app, ["search", "smtp body"])
+        assert res.exit_code == 0 and "degraded" in res.stderr
+    finally:
+        close_engine()

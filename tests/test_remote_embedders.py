@@ -186,3 +186,27 @@ def test_settings_pick_the_provider(server, tmp_path, monkeypatch):
     monkeypatch.setenv("CODEWEAVER_EMBEDDING__MODEL", "bge-small")
     monkeypatch.setenv("CODEWEAVER_EMBEDDING__DIMENSIONS", "384")
     assert build_embedder(load_settings(home=tmp_path)).dim == 384
+
+
+def test_backoff_and_retry_after_parsing():
+    from email.utils import formatdate
+
+    from codeweaver.adapters.http_retry import _retry_after
+
+    policy = RetryPolicy(base_delay=0.5, max_delay=4.0)
+    assert policy.backoff(0, rng=lambda: 0.0) == 0.25 and policy.backoff(0, rng=lambda: 1.0) == 0.5
+    assert policy.backoff(10, rng=lambda: 1.0) == 4.0  # capped
+    assert _retry_after("2") == 2.0 and _retry_after(None) is None and _retry_after("soon") is None
+    later = _retry_after(formatdate(time.time() + 30, usegmt=True))
+    assert later is not None and 25 < later <= 30
+
+
+def test_requests_run_concurrently_within_the_bound(server):
+    http = HttpJsonClient("test provider", server.url, {}, policy=FAST, concurrency=2)
+    emb = VoyageEmbedder(http, "voyage-code-3", 256, max_texts=1, concurrency=2)
+    server.script(*[{"delay": 0.4}] * 4)
+    started = time.perf_counter()
+    assert len(emb.embed_documents(["a", "b", "c", "d"])) == 4
+    elapsed = time.perf_counter() - started
+    assert 0.8 <= elapsed < 1.5  # two at a time: two rounds of 0.4 s, not one or four
+    emb.close()

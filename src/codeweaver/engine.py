@@ -186,14 +186,19 @@ class Engine:
         handle = self._handle(project_obj)
         self._check_model(handle)
         caches = self._caches
-        if record and caches.popular is not None:
-            caches.popular.record(tenant, project_obj.name, request)
+        popular = caches.popular if record else None
+
+        def counted() -> None:
+            if popular is not None:
+                popular.record(tenant, project_obj.name, request)
+
         key = None
         if caches.results is not None and params is None:
             version = str(handle.manifest.get("index_version", ""))
             key = caches.results.key(tenant, project_obj.name, version, request)
             cached = caches.results.get(key)
             if cached is not None:
+                counted()
                 return replace(cached, took_ms=round((time.perf_counter() - started) * 1e3, 3))
 
         def known_paths() -> list[str]:
@@ -202,6 +207,7 @@ class Engine:
             return handle.paths
 
         result = self._searcher.search(handle.store, request, known_paths, params)
+        counted()  # only searches that ran count as popular
         if key is not None and caches.results is not None:
             caches.results.put(key, result)
         return result

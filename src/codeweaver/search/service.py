@@ -70,6 +70,7 @@ class SearchService:
         self._embedder = embedder
         self._sparse = sparse
         self._params = params or FusionParams()
+        self._degraded = False  # to log the start and end of an outage once each
 
     def search(
         self,
@@ -119,8 +120,13 @@ class SearchService:
             try:
                 dense = self._embedder.embed_query(parsed.text)
             except EmbeddingError as exc:
-                log.warning("embedder unavailable, answering from BM25 alone: %s", exc)
-                degraded = True
+                if not self._degraded:
+                    log.warning("embedder unavailable, answering from BM25 alone: %s", exc)
+                degraded = self._degraded = True
+            else:
+                if self._degraded:
+                    log.warning("embedder is back; searches are hybrid again")
+                self._degraded = False
         sparse = self._sparse.encode_query(parsed.text) if p.use_sparse else None
         if sparse is not None and sparse.empty:
             sparse = None
