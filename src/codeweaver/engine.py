@@ -156,7 +156,8 @@ class Engine:
             )
             handle.paths = None
         changed = stats.files_indexed or stats.files_deleted or stats.failures or full
-        if changed and self._caches.warm_after_index:
+        # whole-project runs only: a watcher re-indexing on every save would re-warm each time
+        if changed and paths is None and self._caches.warm_after_index:
             self._warm_quietly(project_obj.name)
         return stats
 

@@ -44,8 +44,7 @@ class RedisCache:
             retry=Retry(NoBackoff(), 0),
             retry_on_timeout=False,
             health_check_interval=0,
-            lib_name=None,  # no CLIENT SETINFO round trips on each new connection
-            lib_version=None,
+            driver_info=None,  # no CLIENT SETINFO round trips on each new connection
         )
         kwargs = self._client.connection_pool.connection_kwargs
         self._where = f"redis://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
