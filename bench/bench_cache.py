@@ -134,11 +134,15 @@ def http_section(work: Path, requests: int) -> None:
             ]
             uncached = timed_searches(ca, unique, min(len(unique), max(30, requests // 10)))
             timed_searches(ca, QUERIES, len(QUERIES))  # fill L1 of A and Redis
-            l1, l2 = [], []
-            for i in range(requests):  # interleaved, so both see the same machine load
+            l1, l2, floor = [], [], []
+            for i in range(requests):  # interleaved, so all see the same machine load
                 l1 += timed_searches(ca, QUERIES[i % len(QUERIES) :], 1)
                 l2 += timed_searches(cb, QUERIES[i % len(QUERIES) :], 1)
+                t0 = time.perf_counter()
+                ca.get("/health/live").raise_for_status()
+                floor.append((time.perf_counter() - t0) * 1000)
             stats_b = cb.get("/api/v1/cache").json()["stats"]["results"]
+        report("HTTP floor: GET /health/live", floor)
         report("uncached search over HTTP", uncached)
         report("cached (L1) over HTTP", l1)
         report("cached (L2 Redis) over HTTP", l2, f", B hits {stats_b['hits']}")
