@@ -159,3 +159,17 @@ def test_cli_search_says_degraded(tmp_path, server, root, monkeypatch):
         assert res.exit_code == 0 and "degraded" in res.stderr
     finally:
         close_engine()
+
+
+def test_health_probe_spends_no_request_when_recent_ones_tell(tmp_path, server):
+    settings = voyage_settings(tmp_path, server)
+    emb = build_engine(settings).embedder
+    assert emb.probe()[0] == "healthy" and server.stats()["requests"] == 1  # had to ask
+    assert emb.probe()[0] == "healthy" and server.stats()["requests"] == 1  # recent success
+    server.script(fail_all=503)
+    with pytest.raises(EmbeddingError):
+        emb.embed_query("x")
+    sent = server.stats()["requests"]
+    status, detail = emb.probe()
+    assert status == "degraded" and "BM25" in detail and server.stats()["requests"] == sent
+    emb.close()

@@ -149,6 +149,8 @@ class HttpJsonClient:
             limits=httpx.Limits(max_connections=concurrency),
         )
         self.requests = 0  # attempts sent, for benchmarks and tests
+        # (monotonic time, succeeded) of the last call that finished, for health checks
+        self.last_outcome: tuple[float, bool] | None = None
 
     def close(self) -> None:
         self._http.close()
@@ -164,6 +166,7 @@ class HttpJsonClient:
             except _Retryable as exc:
                 self.breaker.failure()
                 if attempt >= limit:
+                    self.last_outcome = (time.monotonic(), False)
                     raise EmbeddingError(
                         f"{self.name} failed after {attempt + 1} attempts: {exc}"
                     ) from None
@@ -175,8 +178,10 @@ class HttpJsonClient:
                 raise  # the caller's batch, not the provider, is at fault
             except EmbeddingError:
                 self.breaker.failure()
+                self.last_outcome = (time.monotonic(), False)
                 raise
             self.breaker.success()
+            self.last_outcome = (time.monotonic(), True)
             return result
 
     def _attempt(self, path: str, body: dict[str, Any]) -> Any:

@@ -7,6 +7,7 @@ Both Voyage and OpenAI-compatible servers answer ``{"data": [{"index", "embeddin
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -17,6 +18,8 @@ from codeweaver.errors import EmbeddingError
 __all__ = ["QUERY_RETRIES", "RemoteEmbedder", "estimate_tokens", "plan_batches"]
 
 QUERY_RETRIES = 1  # a search would rather answer from BM25 than wait out a long backoff
+PROBE_FRESH_SECONDS = 30.0  # a request that succeeded this recently answers a health check
+PROBE_RETRY_SECONDS = 10.0  # after a failure, health checks send a probe again after this
 
 
 def estimate_tokens(text: str) -> int:
@@ -87,6 +90,25 @@ class RemoteEmbedder:
 
     def close(self) -> None:
         self.client.close()
+
+    def probe(self) -> tuple[str, str]:
+        """Health without spending a request when the last one tells enough: the breaker
+        is open, or the last finished request failed less than 10 s ago: ``degraded``; it
+        succeeded less than 30 s ago: ``healthy``; otherwise one query is sent."""
+        name, what = self.client.name, f"{self._model} ({self._dim} dims)"
+        last = self.client.last_outcome
+        age = time.monotonic() - last[0] if last is not None else math.inf
+        if self.client.breaker.state == "open" or (
+            last is not None and not last[1] and age < PROBE_RETRY_SECONDS
+        ):
+            return "degraded", f"{name} is failing; searches answer from BM25 alone"
+        if last is not None and last[1] and age < PROBE_FRESH_SECONDS:
+            return "healthy", f"{what}, answered {age:.0f}s ago"
+        try:
+            self.embed_query("health check")
+        except EmbeddingError as exc:
+            return "degraded", f"searching without embeddings (keyword only): {exc}"
+        return "healthy", what
 
     def body(self, texts: list[str], role: str) -> dict[str, Any]:
         raise NotImplementedError

@@ -39,6 +39,10 @@ def _store(engine: Engine, seen: list[dict[str, Any]] | None = None) -> tuple[St
 
 def _embedder(engine: Engine) -> tuple[Status, str]:
     emb = engine.embedder
+    probe = getattr(emb, "probe", None)  # remote providers answer from their last request
+    if callable(probe):
+        status, detail = probe()
+        return str(status), str(detail)
     try:
         vec = emb.embed_query("health check")
     except EmbeddingError as exc:  # searches still answer, from BM25 alone
