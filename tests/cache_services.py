@@ -106,7 +106,7 @@ class RedisServer:
         client.close()
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=2)
+        return redis.Redis(port=self.port, socket_timeout=5)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
