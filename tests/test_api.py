@@ -101,6 +101,7 @@ def test_health_routes(env):
             "embedder",
             "index_freshness",
             "disk_space",
+            "cache",
         }
         r = await c.get("/api/v1/health")
         comp = r.json()["components"]["embedder"]

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +22,7 @@ from pydantic_settings import (
 from codeweaver.errors import ConfigError
 
 __all__ = [
+    "CacheSettings",
     "ChunkingSettings",
     "EmbeddingSettings",
     "EscalationRule",
@@ -29,6 +30,7 @@ __all__ = [
     "ObservabilitySettings",
     "OperationsSettings",
     "QdrantSettings",
+    "RedisSettings",
     "SearchSettings",
     "Settings",
     "load_settings",
@@ -66,10 +68,70 @@ class ChunkingSettings(_Section):
 
 
 class EmbeddingSettings(_Section):
-    provider: Literal["local"] = Field("local", description="Embedding provider.")
+    provider: Literal["local", "voyage", "openai"] = Field(
+        "local", description="Embedding provider: local model, Voyage AI, OpenAI-compatible."
+    )
     batch_size: int = Field(8, ge=1, le=256, description="Texts per model call.")
     max_seq_len: int = Field(128, ge=16, le=512, description="Token limit per text.")
     threads: int = Field(0, ge=0, description="Inference threads (0: all cores).")
+    model: str | None = Field(
+        None, description="Remote model (voyage-code-3 / text-embedding-3-small by default)."
+    )
+    dimensions: int | None = Field(
+        None, ge=1, le=8192, description="Remote output dimension (model default if unset)."
+    )
+    base_url: str | None = Field(None, description="Remote API base URL (provider's if unset).")
+    api_key: SecretStr | None = Field(None, description="Remote API key (never logged).")
+    api_key_file: Path | None = Field(None, description="File holding the remote API key.")
+    timeout: float = Field(30.0, gt=0, description="Remote request timeout in seconds.")
+    max_retries: int = Field(5, ge=0, le=20, description="Retries on 429/5xx/timeouts.")
+    concurrency: int = Field(4, ge=1, le=64, description="Remote requests in flight at once.")
+    max_batch_texts: int | None = Field(
+        None, ge=1, description="Texts per remote request (provider's limit if unset)."
+    )
+    max_batch_tokens: int | None = Field(
+        None, ge=100, description="Tokens per remote request (provider's limit if unset)."
+    )
+    breaker_failures: int = Field(
+        5, ge=1, description="Consecutive failures that open the circuit breaker."
+    )
+    breaker_reset_seconds: float = Field(
+        30.0, gt=0, description="Seconds the breaker stays open before a trial request."
+    )
+    outage_wait_seconds: float = Field(
+        300.0, ge=0, description="Indexing pauses this long for a failing provider, then stops."
+    )
+
+
+class RedisSettings(_Section):
+    url: str | None = Field(None, description="Redis URL of the shared (L2) cache; off if unset.")
+    timeout_ms: int = Field(50, ge=1, le=5000, description="Redis connect/command timeout.")
+    retry_seconds: float = Field(1.0, gt=0, description="Reconnect interval while Redis is down.")
+
+
+class CacheSettings(_Section):
+    enabled: bool = Field(True, description="Cache embeddings and search results.")
+    l1_embedding_mb: float = Field(64.0, ge=0, description="In-process embedding cache size.")
+    l1_results_mb: float = Field(16.0, ge=0, description="In-process result cache size.")
+    embedding_ttl_seconds: float = Field(86400.0, gt=0, description="Embedding cache TTL.")
+    results_ttl_seconds: float = Field(3600.0, gt=0, description="Result cache TTL.")
+    warm_top_n: int = Field(50, ge=0, le=10000, description="Popular searches re-run by warming.")
+    warm_on_start: bool = Field(True, description="Warm the caches when the server starts.")
+    warm_after_index: bool = Field(True, description="Warm a project after it changed.")
+    warm_phrases: list[str] = Field(
+        default_factory=lambda: [
+            "function definition",
+            "class declaration",
+            "import statement",
+            "error handling",
+            "database query",
+            "API endpoint",
+            "test case",
+            "configuration",
+        ],
+        description="Common phrases whose query embeddings warming pre-computes.",
+    )
+    record_queries: bool = Field(True, description="Count searches for warming.")
 
 
 class QdrantSettings(_Section):
@@ -253,6 +315,8 @@ class Settings(BaseSettings):
     search: SearchSettings = Field(default_factory=SearchSettings)  # type: ignore[arg-type]
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)  # type: ignore[arg-type]
     operations: OperationsSettings = Field(default_factory=OperationsSettings)  # type: ignore[arg-type]
+    redis: RedisSettings = Field(default_factory=RedisSettings)  # type: ignore[arg-type]
+    cache: CacheSettings = Field(default_factory=CacheSettings)  # type: ignore[arg-type]
 
     @field_validator("home", mode="after")
     @classmethod

@@ -4,29 +4,43 @@ from __future__ import annotations
 
 from codeweaver.config import Settings
 from codeweaver.core.bm25 import Bm25Encoder
+from codeweaver.core.cache import CacheCounters, LruCache, TieredCache
 from codeweaver.core.chunking import ChunkOptions, ContextOptions
+from codeweaver.core.embedding_cache import CachingEmbedder, strip_path_header
 from codeweaver.engine import Engine, StoreFactory
 from codeweaver.errors import ConfigError
 from codeweaver.index.pipeline import IndexOptions
 from codeweaver.index.projects import Project, ProjectRegistry
 from codeweaver.ops.instrumented import InstrumentedEmbedder, InstrumentedStore
 from codeweaver.ops.metrics import Metrics
+from codeweaver.search.cache_set import CacheSet
+from codeweaver.search.popular import PopularQueries
+from codeweaver.search.result_cache import ResultCache
 from codeweaver.search.service import FusionParams, SearchService
-from codeweaver.types import Embedder, VectorStore
+from codeweaver.types import Cache, Embedder, VectorStore
 
 __all__ = [
+    "build_caches",
     "build_embedder",
     "build_engine",
+    "build_shared_cache",
     "build_store_factory",
     "chunk_options",
     "instrument_store_factory",
 ]
 
+_MB = 1024 * 1024
+
 
 def build_embedder(settings: Settings) -> Embedder:
+    cfg = settings.embedding
+    if cfg.provider != "local":
+        from codeweaver.adapters.providers import build_remote_embedder
+
+        return build_remote_embedder(cfg)
+
     from codeweaver.adapters.onnx_embedder import OnnxEmbedder
 
-    cfg = settings.embedding
     return OnnxEmbedder(
         batch_size=cfg.batch_size,
         max_seq_len=cfg.max_seq_len,
@@ -82,6 +96,46 @@ def chunk_options(settings: Settings) -> ChunkOptions:
     )
 
 
+def build_shared_cache(settings: Settings) -> Cache | None:
+    """The Redis level-2 cache when ``redis.url`` is set."""
+    r = settings.redis
+    if not r.url:
+        return None
+    from codeweaver.adapters.redis_cache import RedisCache
+
+    return RedisCache(r.url, timeout=r.timeout_ms / 1000.0, retry_interval=r.retry_seconds)
+
+
+def build_caches(settings: Settings, embedder: Embedder) -> CacheSet:
+    c = settings.cache
+    if not c.enabled:
+        return CacheSet(warm_phrases=(), warm_top_n=0, warm_after_index=False)
+    shared = build_shared_cache(settings)
+    emb_store = TieredCache(LruCache(int(c.l1_embedding_mb * _MB)), shared)
+    res_store = TieredCache(LruCache(int(c.l1_results_mb * _MB)), shared)
+    counters = CacheCounters()
+    popular = None
+    if c.record_queries:
+        popular = PopularQueries(settings.home / "cache" / "popular.sqlite")
+    return CacheSet(
+        embedder=CachingEmbedder(
+            embedder,
+            emb_store,
+            c.embedding_ttl_seconds,
+            counters,
+            document_key=strip_path_header if settings.chunking.context_path else None,
+        ),
+        embedding_store=emb_store,
+        embedding_counters=counters,
+        results=ResultCache(res_store, c.results_ttl_seconds),
+        results_store=res_store,
+        popular=popular,
+        warm_phrases=tuple(c.warm_phrases),
+        warm_top_n=c.warm_top_n,
+        warm_after_index=c.warm_after_index,
+    )
+
+
 def instrument_store_factory(factory: StoreFactory, metrics: Metrics) -> StoreFactory:
     """Every store the factory opens, measured under its project's name."""
 
@@ -94,7 +148,8 @@ def instrument_store_factory(factory: StoreFactory, metrics: Metrics) -> StoreFa
 def build_engine(
     settings: Settings, embedder: Embedder | None = None, *, metrics: Metrics | None = None
 ) -> Engine:
-    """The engine; with ``metrics`` its embedder and every store report to them."""
+    """The engine; with ``metrics`` its embedder (beneath the embedding cache, so only
+    real provider calls count) and every store report to them."""
     s = settings.search
     params = FusionParams(
         prefetch_limit=s.prefetch_limit,
@@ -109,19 +164,37 @@ def build_engine(
         emb = InstrumentedEmbedder(emb, metrics)
         stores = instrument_store_factory(stores, metrics)
     sparse = Bm25Encoder()
-    idx = settings.index
-    options = IndexOptions(
-        max_file_bytes=idx.max_file_bytes,
-        exclude=tuple(idx.exclude),
-        use_git=idx.use_git,
-        batch_chunks=idx.batch_chunks,
-        chunking=chunk_options(settings),
-    )
+    caches = build_caches(settings, emb)
     return Engine(
         registry=ProjectRegistry(settings.home),
         store_factory=stores,
         embedder=emb,
         sparse=sparse,
-        searcher=SearchService(emb, sparse, params),
-        index_options=options,
+        searcher=SearchService(caches.embedder or emb, sparse, params),
+        index_options=index_options(settings, emb),
+        caches=caches,
+    )
+
+
+def index_options(settings: Settings, embedder: Embedder) -> IndexOptions:
+    """Remote providers get embedding batches sized to one full request each."""
+    idx = settings.index
+    batch_chunks, batch_tokens, wait = idx.batch_chunks, None, 0.0
+    counter = None
+    if settings.embedding.provider != "local":
+        from codeweaver.adapters.remote_embedder import RemoteEmbedder, estimate_tokens
+
+        wait = settings.embedding.outage_wait_seconds
+        if isinstance(embedder, RemoteEmbedder):
+            batch_chunks, batch_tokens = embedder.max_texts, embedder.max_tokens
+            counter = estimate_tokens
+    return IndexOptions(
+        max_file_bytes=idx.max_file_bytes,
+        exclude=tuple(idx.exclude),
+        use_git=idx.use_git,
+        batch_chunks=batch_chunks,
+        chunking=chunk_options(settings),
+        batch_tokens=batch_tokens,
+        count_tokens=counter,
+        embed_wait_seconds=wait,
     )

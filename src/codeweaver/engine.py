@@ -9,16 +9,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from codeweaver.errors import InputError, NotFoundError
+from codeweaver.errors import CodeWeaverError, InputError, NotFoundError
 from codeweaver.index.discovery import resolve_root
 from codeweaver.index.lock import writer_lock
 from codeweaver.index.manifest import Manifest
-from codeweaver.index.pipeline import Indexer, IndexOptions, Progress
+from codeweaver.index.pipeline import Indexer, IndexOptions, Progress, model_mismatch
 from codeweaver.index.projects import Project, ProjectRegistry, default_project_name
+from codeweaver.search.cache_set import CacheSet
 from codeweaver.search.events import IndexListener, SearchListener, query_type_of
 from codeweaver.search.service import FusionParams, SearchRequest, SearchResult, SearchService
 from codeweaver.types import (
@@ -33,6 +34,8 @@ from codeweaver.types import (
 __all__ = ["Engine", "StoreFactory"]
 
 StoreFactory = Callable[[Project], VectorStore]
+DEFAULT_TENANT = "default"
+log = logging.getLogger("codeweaver.engine")
 
 
 @dataclass(slots=True)
@@ -52,6 +55,7 @@ class Engine:
         sparse: SparseEncoder,
         searcher: SearchService,
         index_options: IndexOptions,
+        caches: CacheSet | None = None,
     ) -> None:
         self._registry = registry
         self._store_factory = store_factory
@@ -59,6 +63,9 @@ class Engine:
         self._sparse = sparse
         self._searcher = searcher
         self._index_options = index_options
+        self._caches = caches or CacheSet()
+        # indexing and warming go through the embedding cache; health probes do not
+        self._cached_embedder = self._caches.embedder or embedder
         self._open: dict[str, _Open] = {}
         self._lock = threading.RLock()  # guards the handle table only, held briefly
         self._writers: dict[str, threading.Lock] = {}  # one in-process writer per project
@@ -150,7 +157,11 @@ class Engine:
         try:
             with self._writer(project_obj.name), writer_lock(project_obj.folder, project_obj.name):
                 indexer = Indexer(
-                    handle.store, self._embedder, self._sparse, handle.manifest, self._index_options
+                    handle.store,
+                    self._cached_embedder,
+                    self._sparse,
+                    handle.manifest,
+                    self._index_options,
                 )
                 stats = indexer.run(
                     root, project_obj.name, full=full, on_progress=on_progress, paths=paths
@@ -160,6 +171,10 @@ class Engine:
             _notify(self.index_listeners, IndexEvent(project_obj.name, None, exc))
             raise
         _notify(self.index_listeners, IndexEvent(project_obj.name, stats))
+        changed = stats.files_indexed or stats.files_deleted or stats.failures or full
+        # whole-project runs only: a watcher re-indexing on every save would re-warm each time
+        if changed and paths is None and self._caches.warm_after_index:
+            self._warm_quietly(project_obj.name)
         return stats
 
     # ----------------------------------------------------------------- search
@@ -168,34 +183,139 @@ class Engine:
         request: SearchRequest,
         project: str | None = None,
         params: FusionParams | None = None,
+        tenant: str = DEFAULT_TENANT,
         *,
         use_cwd: bool = True,
     ) -> SearchResult:
+        """Search one project; finished results are cached per ``tenant`` (with the
+        configured fusion only) until the project is re-indexed or the TTL passes.
+        Listeners hear of every search, answered or failed."""
         started = time.perf_counter()
         name = project or ""
         try:
-            handle = self._handle(self.resolve_project(project, use_cwd=use_cwd))
-            name = handle.project.name
-
-            def known_paths() -> list[str]:
-                if handle.paths is None:
-                    handle.paths = sorted(handle.manifest.files())
-                return handle.paths
-
-            result = self._searcher.search(handle.store, request, known_paths, params)
+            project_obj = self.resolve_project(project, use_cwd=use_cwd)
+            name = project_obj.name
+            result = self._search(request, project_obj, params, tenant, record=True)
         except Exception as exc:
             if self.search_listeners:
                 event = SearchEvent(
-                    name, query_type_of(request.query), 0, time.perf_counter() - started, exc
+                    name,
+                    query_type_of(request.query),
+                    0,
+                    time.perf_counter() - started,
+                    exc,
                 )
                 _notify(self.search_listeners, event)
             raise
         if self.search_listeners:
             event = SearchEvent(
-                name, result.query_type, len(result.hits), time.perf_counter() - started
+                name,
+                result.query_type,
+                len(result.hits),
+                time.perf_counter() - started,
             )
             _notify(self.search_listeners, event)
         return result
+
+    def _search(
+        self,
+        request: SearchRequest,
+        project_obj: Project,
+        params: FusionParams | None,
+        tenant: str,
+        *,
+        record: bool,
+    ) -> SearchResult:
+        started = time.perf_counter()
+        handle = self._handle(project_obj)
+        self._check_model(handle)
+        caches = self._caches
+        popular = caches.popular if record else None
+
+        def counted() -> None:
+            if popular is not None:
+                popular.record(tenant, project_obj.name, request)
+
+        key = None
+        if caches.results is not None and params is None:
+            version = str(handle.manifest.get("index_version", ""))
+            key = caches.results.key(tenant, project_obj.name, version, request)
+            cached = caches.results.get(key)
+            if cached is not None:
+                counted()
+                return replace(cached, took_ms=round((time.perf_counter() - started) * 1e3, 3))
+
+        def known_paths() -> list[str]:
+            if handle.paths is None:
+                handle.paths = sorted(handle.manifest.files())
+            return handle.paths
+
+        result = self._searcher.search(handle.store, request, known_paths, params)
+        counted()  # only searches that ran count as popular
+        if key is not None and caches.results is not None:
+            caches.results.put(key, result)
+        return result
+
+    def _check_model(self, handle: _Open) -> None:
+        model = handle.manifest.get("model_id")
+        dim = handle.manifest.get("dim")
+        if model is not None and (model != self._embedder.model_id or dim != self._embedder.dim):
+            raise InputError(
+                f"project {handle.project.name}: " + model_mismatch(model, dim, self._embedder)
+            )
+
+    # ------------------------------------------------------------------ caches
+    def cache_stats(self) -> dict[str, dict[str, int]]:
+        """``{"embedding"|"results": {"hits", "misses", "size_bytes", "entries"}}``."""
+        return self._caches.stats()
+
+    def cache_health(self) -> tuple[str, str]:
+        return self._caches.health()
+
+    def cache_report(self, top: int = 10) -> dict[str, Any]:
+        """Counts of this process, the shared cache's state and each project's top searches."""
+        popular = self._caches.popular
+        return {
+            "stats": self.cache_stats(),
+            "shared": self._caches.shared_info(),
+            "popular": {
+                p.name: popular.report(p.name, top) if popular else []
+                for p in self._registry.list()
+            },
+        }
+
+    def clear_cache(self, project: str | None = None) -> dict[str, int]:
+        if project is not None:
+            self._registry.get(project)
+        return self._caches.clear(project)
+
+    def warm_cache(self, project: str | None = None, top_n: int | None = None) -> dict[str, int]:
+        """Re-run the most popular searches (of every tenant) of one project, or of every
+        project, and pre-embed the configured common phrases."""
+        caches = self._caches
+        n = caches.warm_top_n if top_n is None else top_n
+        names = [project] if project else [p.name for p in self._registry.list()]
+        searches = 0
+        for name in names:
+            if caches.popular is None or n <= 0:
+                break
+            for tenant, request in caches.popular.top(name, n):
+                try:
+                    self._search(request, self._registry.get(name), None, tenant, record=False)
+                    searches += 1
+                except CodeWeaverError as exc:  # e.g. a glob that no longer parses
+                    log.info("warming skipped %r: %s", request.query, exc)
+        phrases = 0
+        for phrase in caches.warm_phrases:
+            self._cached_embedder.embed_query(phrase)
+            phrases += 1
+        return {"projects": len(names), "searches": searches, "phrases": phrases}
+
+    def _warm_quietly(self, project: str) -> None:
+        try:
+            self.warm_cache(project)
+        except CodeWeaverError as exc:
+            log.warning("cache warming after indexing %s failed: %s", project, exc)
 
     # ----------------------------------------------------------------- status
     def status(self, name: str | None = None) -> dict[str, Any]:
@@ -221,6 +341,10 @@ class Engine:
         }
 
     def close(self) -> None:
+        self._caches.close()
+        closer = getattr(self._embedder, "close", None)  # remote providers hold connections
+        if callable(closer):
+            closer()
         with self._lock:
             for handle in self._open.values():
                 handle.store.close()
@@ -233,4 +357,4 @@ def _notify(listeners: list[Any], event: Any) -> None:
         try:
             listener(event)
         except Exception:  # an observer's failure never changes the outcome
-            logging.getLogger("codeweaver.engine").exception("search/index listener failed")
+            log.exception("search/index listener failed")

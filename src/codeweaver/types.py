@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "Cache",
     "Chunk",
     "Embedder",
     "Hit",
@@ -266,4 +267,25 @@ class VectorStore(Protocol):
 
     def drop(self) -> None:
         """Delete the collection and everything in it."""
+        ...
+
+
+@runtime_checkable
+class Cache(Protocol):
+    """A byte-valued key/value cache with per-entry time to live.
+
+    Implementations never raise for an unavailable backend: ``get`` misses and ``set``
+    is dropped, and ``health`` says so.
+    """
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
+
+    def clear(self, prefix: str = "") -> int:
+        """Remove every entry whose key starts with ``prefix``; return how many."""
+        ...
+
+    def health(self) -> tuple[str, str]:
+        """``("healthy" | "degraded", detail)``."""
         ...

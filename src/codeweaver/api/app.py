@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -20,6 +21,7 @@ from codeweaver.api.routes import ROUTES
 from codeweaver.config import Settings
 from codeweaver.container import build_engine
 from codeweaver.engine import Engine
+from codeweaver.errors import EmbeddingError
 from codeweaver.mcp import streamable_http_app
 from codeweaver.ops.metrics import Metrics
 from codeweaver.ops.telemetry import Telemetry
@@ -37,6 +39,15 @@ def _version() -> str:
         return version("codeweaver")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0"
+
+
+def warm_in_background(engine: Engine) -> None:
+    try:
+        done = engine.warm_cache()
+    except Exception as exc:  # a background thread must not die with a traceback
+        log.warning("cache warming at start failed: %s", exc)
+        return
+    log.info("caches warmed: %s", done)
 
 
 def create_app(
@@ -65,7 +76,12 @@ def create_app(
         if engine is None:
             eng = await asyncio.to_thread(build_engine, settings, metrics=metrics)
             # load the model now, so /health/ready means "ready"
-            await asyncio.to_thread(eng.embedder.embed_query, "warm up")
+            try:
+                await asyncio.to_thread(eng.embedder.embed_query, "warm up")
+            except EmbeddingError as exc:  # a remote provider may be down: serve keyword search
+                log.warning("embedder unavailable at start, searches are degraded: %s", exc)
+            if settings.cache.warm_on_start:
+                threading.Thread(target=warm_in_background, args=(eng,), daemon=True).start()
         else:
             eng = engine
         jobs = JobManager(eng, workers=job_workers)

@@ -18,6 +18,7 @@ from codeweaver.workers.jobs import JobManager
 
 __all__ = [
     "api_health",
+    "cache_stats",
     "delete_project",
     "get_job",
     "get_project",
@@ -98,7 +99,12 @@ def search(request: Request, body: SearchBody) -> dict[str, Any]:
         "results": [h.as_dict() for h in result.hits],
         "took_ms": result.took_ms,
         "query_type": result.query_type,
+        "degraded": result.degraded,
     }
+
+
+def cache_stats(request: Request) -> dict[str, Any]:
+    return _engine(request).cache_report(top=10)
 
 
 def structural_search(request: Request, body: StructuralBody) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from codeweaver.engine import Engine
+from codeweaver.errors import EmbeddingError
 
 __all__ = [
     "HealthCheck",
@@ -54,7 +55,14 @@ def _store(engine: Engine, seen: list[dict[str, Any]] | None = None) -> tuple[St
 
 def _embedder(engine: Engine) -> tuple[Status, str]:
     emb = engine.embedder
-    vec = emb.embed_query("health check")
+    probe = getattr(emb, "probe", None)  # remote providers answer from their last request
+    if callable(probe):
+        status, detail = probe()
+        return str(status), str(detail)
+    try:
+        vec = emb.embed_query("health check")
+    except EmbeddingError as exc:  # searches still answer, from BM25 alone
+        return "degraded", f"searching without embeddings (keyword only): {exc}"
     if len(vec) != emb.dim:
         return "unhealthy", f"embedder returned {len(vec)} dims, expected {emb.dim}"
     return "healthy", f"{emb.model_id} ({emb.dim} dims)"
@@ -115,6 +123,7 @@ def check_health(
         "embedder": _timed(lambda: _embedder(engine)),
         "index_freshness": freshness,
         "disk_space": _timed(lambda: _disk(home)),
+        "cache": _timed(engine.cache_health),
     }
     for name, check in (extra or {}).items():
         components[name] = _timed(check)
@@ -132,5 +141,6 @@ def readiness(engine: Engine | None) -> tuple[bool, dict[str, Any]]:
         return False, {"engine": "starting"}
     store = _timed(lambda: _store(engine))
     emb = _timed(lambda: _embedder(engine))
-    ok = store["status"] == "healthy" and emb["status"] == "healthy"
+    # a degraded embedder (remote provider down) still serves keyword search
+    ok = store["status"] == "healthy" and emb["status"] in ("healthy", "degraded")
     return ok, {"vector_store": store["status"], "embedder": emb["status"]}

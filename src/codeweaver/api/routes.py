@@ -31,6 +31,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/health/ready", h.health_ready, "Readiness: store open, embedder loaded."),
     Route("GET", "/api/v1/health", h.api_health, "Health with per-component detail and latency."),
     Route("POST", "/api/v1/search", h.search, "Hybrid semantic search in a project."),
+    Route("GET", "/api/v1/cache", h.cache_stats, "Cache hit/miss counts, shared cache state."),
     Route(
         "POST",
         "/api/v1/structural-search",

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from codeweaver.cli import (
+    cache_cmd,
     doctor_cmd,
     logs_cmd,
     mcp_cmd,
@@ -45,6 +46,7 @@ doctor_cmd.register(app)
 report_cmd.register(app)
 logs_cmd.register(app)
 support_cmd.register(app)
+cache_cmd.register(app)
 
 ProjectOpt = Annotated[
     str | None, typer.Option("--project", "-p", help="Project name (default: see docs).")

@@ -106,10 +106,21 @@ def index_summary(stats: IndexStats) -> None:
 
 
 def result_dict(result: SearchResult) -> dict[str, Any]:
-    return {"results": [h.as_dict() for h in result.hits], "took_ms": result.took_ms}
+    """``degraded`` appears (true) only when the embedder failed and BM25 answered alone."""
+    body: dict[str, Any] = {
+        "results": [h.as_dict() for h in result.hits],
+        "took_ms": result.took_ms,
+    }
+    if result.degraded:
+        body["degraded"] = True
+    return body
 
 
 def search_results(result: SearchResult) -> None:
+    if result.degraded:
+        err.print(
+            "[yellow]degraded:[/] the embedding provider is unavailable; keyword matches only"
+        )
     if not result.hits:
         out.print("[dim]no results[/]")
     for rank, hit in enumerate(result.hits, 1):

@@ -10,6 +10,7 @@ after ``kill -9`` therefore converges on exactly the right points.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
 from collections.abc import Callable, Collection
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from codeweaver.core.chunking import ChunkOptions, chunk_file
-from codeweaver.errors import InputError
+from codeweaver.errors import EmbeddingError, InputError
 from codeweaver.index.background import ahead
 from codeweaver.index.discovery import Discovered, DiscoveredFile, discover, git_commit
 from codeweaver.index.manifest import FileRecord, Manifest
@@ -33,7 +34,9 @@ from codeweaver.types import (
     VectorStore,
 )
 
-__all__ = ["IndexOptions", "Indexer", "Progress", "embed_text", "point_id"]
+__all__ = ["IndexOptions", "Indexer", "Progress", "embed_text", "model_mismatch", "point_id"]
+
+log = logging.getLogger("codeweaver.index")
 
 _POINT_NS = uuid.UUID("6f1c1c8e-5d2e-4c1a-9a57-2f8f0b7e6a10")
 _BINARY_SNIFF = 8192
@@ -78,6 +81,14 @@ class IndexOptions:
     use_git: bool = True
     batch_chunks: int = 64
     chunking: ChunkOptions = field(default_factory=ChunkOptions)
+    # Remote providers: also bound each embedding batch by estimated tokens, filling
+    # batches first-fit from a slightly larger pool so each is one full request.
+    batch_tokens: int | None = None
+    count_tokens: Callable[[str], int] | None = None  # the provider's token estimate
+    # How long indexing pauses (retrying) while the embedder fails before giving up;
+    # finished files stay recorded, so a later run resumes where this one stopped.
+    embed_wait_seconds: float = 0.0
+    sleep: Callable[[float], None] = time.sleep
 
 
 @dataclass(slots=True, eq=False)
@@ -95,6 +106,7 @@ class _Item:
     chunk: Chunk
     text: str
     sparse: SparseVec
+    tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +124,7 @@ class _Run:
     chunks_added: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     pending: list[_Item] = field(default_factory=list)
+    pending_tokens: int = 0
     outside: int = 0  # known files a path-restricted run left alone
     partial: bool = False
 
@@ -171,11 +184,11 @@ class Indexer:
         report = on_progress or (lambda _p: None)
         for prepared in ahead(map(self._read_file, changed)):
             self._accept(prepared, run)
-            while len(run.pending) >= self._opts.batch_chunks:
-                self._flush_batch(run, self._opts.batch_chunks)
+            while self._batch_ready(run):
+                self._flush_batch(run)
             report(Progress(run.files_done, run.files_total, run.chunks_added))
         while run.pending:
-            self._flush_batch(run, self._opts.batch_chunks)
+            self._flush_batch(run)
         report(Progress(run.files_done, run.files_total, run.chunks_added))
         return self._finish(root, project, found, run, unchanged, deleted, started, full)
 
@@ -188,11 +201,7 @@ class Indexer:
             and not full
             and (model != self._embedder.model_id or meta.get("dim") != self._embedder.dim)
         ):
-            raise InputError(
-                f"this project was indexed with model {model} ({meta.get('dim')} dims) but the "
-                f"configured model is {self._embedder.model_id} ({self._embedder.dim} dims); "
-                "re-index with --full"
-            )
+            raise InputError(model_mismatch(model, meta.get("dim"), self._embedder))
         signature = _signature(self._opts.chunking)
         if meta.get("chunking") not in (None, signature):
             full = True  # chunking rules changed: every chunk must be rebuilt
@@ -206,6 +215,13 @@ class Indexer:
             model_id=self._embedder.model_id, dim=self._embedder.dim, chunking=signature
         )
         return full
+
+    def _version(self) -> str:
+        """Names the indexed content: equal for equal files, model and chunking rules, so
+        replicas indexing the same code share cached results, and any change renames it."""
+        files = sorted((r.path, r.sha256) for r in self._manifest.files().values())
+        chunking = _signature(self._opts.chunking)
+        return _content_version(self._embedder.model_id, self._embedder.dim, chunking, files)
 
     def _reconcile(self) -> None:
         """After a crash: drop points of paths the manifest never recorded."""
@@ -248,7 +264,9 @@ class Indexer:
         items = []
         for chunk in chunks:
             body = embed_text(chunk)
-            items.append(_Item(work, chunk, body, self._sparse.encode_document(body)))
+            sparse = self._sparse.encode_document(body)
+            tokens = self._opts.count_tokens(body) if self._opts.count_tokens else 0
+            items.append(_Item(work, chunk, body, sparse, tokens))
         return _Prepared(work, items)
 
     def _accept(self, prepared: _Prepared, run: _Run) -> None:
@@ -267,15 +285,61 @@ class Indexer:
             self._commit([work])
             return
         run.pending.extend(prepared.items)
+        run.pending_tokens += sum(i.tokens for i in prepared.items)
 
-    def _flush_batch(self, run: _Run, size: int) -> None:
-        batch, run.pending = run.pending[:size], run.pending[size:]
+    def _batch_ready(self, run: _Run) -> bool:
+        if len(run.pending) >= self._opts.batch_chunks:
+            return True
+        budget = self._opts.batch_tokens
+        return budget is not None and run.pending_tokens >= budget + budget // 4
+
+    def _take(self, run: _Run) -> list[_Item]:
+        """The next embedding batch: at most ``batch_chunks`` items and, when set,
+        ``batch_tokens`` estimated tokens, chosen first-fit in arrival order."""
+        size, budget = self._opts.batch_chunks, self._opts.batch_tokens
+        if budget is None:
+            batch, run.pending = run.pending[:size], run.pending[size:]
+        else:
+            batch, rest, used = [], [], 0
+            for item in run.pending:
+                if len(batch) < size and (used + item.tokens <= budget or not batch):
+                    batch.append(item)
+                    used += item.tokens
+                else:
+                    rest.append(item)
+            run.pending = rest
+        run.pending_tokens -= sum(i.tokens for i in batch)
+        return batch
+
+    def _embed(self, texts: list[str], run: _Run) -> list[list[float]]:
+        """Embed, pausing with backoff while the embedder fails (up to the configured wait)."""
+        waited, delay = 0.0, 1.0
+        while True:
+            try:
+                return self._embedder.embed_documents(texts)
+            except EmbeddingError as exc:
+                left = self._opts.embed_wait_seconds - waited
+                if left <= 0:
+                    if not self._opts.embed_wait_seconds:
+                        raise
+                    raise EmbeddingError(
+                        f"embedding provider unavailable for {waited:.0f}s, indexing stopped "
+                        f"with {run.files_done} files stored; re-run to resume: {exc}"
+                    ) from exc
+                pause = min(delay, left)
+                log.warning("embedding failed (%s); indexing paused for %.1fs", exc, pause)
+                self._opts.sleep(pause)
+                waited += pause
+                delay = min(delay * 2, 30.0)
+
+    def _flush_batch(self, run: _Run) -> None:
+        batch = self._take(run)
+        dense = self._embed([i.text for i in batch], run)  # before any delete: may pause
         to_clear = list(dict.fromkeys(i.work for i in batch if not i.work.cleared))
         if to_clear:
             self._store.delete_paths([w.file.path for w in to_clear])
             for w in to_clear:
                 w.cleared = True
-        dense = self._embedder.embed_documents([i.text for i in batch])
         points = []
         for item, vec in zip(batch, dense, strict=True):
             ordinal = item.work.remaining  # unique per file while counting down
@@ -328,6 +392,8 @@ class Indexer:
             seconds=seconds,
             commit=commit,
         )
+        if run.files_total or deleted or full or self._manifest.get("index_version") is None:
+            self._manifest.set(index_version=self._version())  # invalidates cached results
         if run.partial:
             self._manifest.record_failures(run.failures)
         else:
@@ -341,6 +407,23 @@ class Indexer:
             last_full=full,
         )
         return stats
+
+
+def model_mismatch(model: str, dim: object, embedder: Embedder) -> str:
+    """The refusal for using a project with a model other than the one it was indexed with."""
+    return (
+        f"this project was indexed with model {model} ({dim} dims) but the configured "
+        f"model is {embedder.model_id} ({embedder.dim} dims); vectors of different models "
+        "are never mixed: re-index into a new project (codeweaver index PATH --project NEW) "
+        "and switch to it, or re-index with --full to rebuild this one"
+    )
+
+
+def _content_version(model: str, dim: int, chunking: str, files: list[tuple[str, str]]) -> str:
+    digest = hashlib.sha256(f"{model}\0{dim}\0{chunking}".encode())
+    for path, sha in files:
+        digest.update(f"\0{path}\0{sha}".encode())
+    return digest.hexdigest()[:32]
 
 
 def _in_scope(path: str, scope: set[str]) -> bool:

@@ -122,6 +122,7 @@ class CodeTools:
             "results": results,
             "omitted_for_budget": omitted,
             "took_ms": result.took_ms,
+            **({"degraded": True} if result.degraded else {}),
         }
 
     def get_code(

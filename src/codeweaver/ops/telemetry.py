@@ -6,7 +6,8 @@ that at startup and ``detach`` at shutdown. Log lines (logger ``codeweaver.searc
 a failed search at ERROR with ``error_type``; a search refused for the caller's input
 (unknown project, bad filter: ``InputError``/``NotFoundError``) as ``search rejected`` at
 INFO with ``error_type`` (the service did not fail, so the line is neither a search nor an
-error; ``codeweaver_errors_total`` still counts it by type); ``slow search`` at WARNING past the threshold. Indexing runs log ``index`` (logger ``codeweaver.index``).
+error; ``codeweaver_errors_total`` still counts it by type); ``slow search`` at WARNING
+past the threshold. Indexing runs log ``index`` (logger ``codeweaver.index``).
 """
 
 from __future__ import annotations

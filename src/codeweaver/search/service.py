@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -10,10 +11,12 @@ import pathspec
 
 from codeweaver.core.query import ParsedQuery, parse_query, validate_limit
 from codeweaver.core.ranking import dedupe_overlaps, definitions_first
-from codeweaver.errors import InputError
+from codeweaver.errors import EmbeddingError, InputError
 from codeweaver.types import Embedder, Hit, SearchFilters, SparseEncoder, StoreQuery, VectorStore
 
 __all__ = ["FusionParams", "SearchRequest", "SearchResult", "SearchService", "resolve_glob"]
+
+log = logging.getLogger("codeweaver.search")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +31,12 @@ class SearchRequest:
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
+    """``degraded``: the embedder failed, so only the sparse (BM25) side answered."""
+
     hits: list[Hit]
     took_ms: float
     query_type: str
+    degraded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +70,7 @@ class SearchService:
         self._embedder = embedder
         self._sparse = sparse
         self._params = params or FusionParams()
+        self._degraded = False  # to log the start and end of an outage once each
 
     def search(
         self,
@@ -80,13 +87,13 @@ class SearchService:
         filters = self._filters(request, known_paths)
         if filters.paths == ():
             return SearchResult([], _ms(started), parsed.query_type)
-        hits = self._hybrid(store, parsed, limit, filters, p)
+        hits, degraded = self._hybrid(store, parsed, limit, filters, p)
         if parsed.identifier and p.definitions_first:
             hits = definitions_first(
                 hits, self._definitions(store, parsed, filters), parsed.identifier
             )
         hits = dedupe_overlaps(hits)[:limit]
-        return SearchResult(hits, _ms(started), parsed.query_type)
+        return SearchResult(hits, _ms(started), parsed.query_type, degraded)
 
     def _filters(
         self, request: SearchRequest, known_paths: Callable[[], Iterable[str]]
@@ -106,13 +113,25 @@ class SearchService:
         limit: int,
         filters: SearchFilters,
         p: FusionParams,
-    ) -> list[Hit]:
-        dense = self._embedder.embed_query(parsed.text) if p.use_dense else None
+    ) -> tuple[list[Hit], bool]:
+        """The fused hits, and whether the dense side was lost to an embedder failure."""
+        dense, degraded = None, False
+        if p.use_dense:
+            try:
+                dense = self._embedder.embed_query(parsed.text)
+            except EmbeddingError as exc:
+                if not self._degraded:
+                    log.warning("embedder unavailable, answering from BM25 alone: %s", exc)
+                degraded = self._degraded = True
+            else:
+                if self._degraded:
+                    log.warning("embedder is back; searches are hybrid again")
+                self._degraded = False
         sparse = self._sparse.encode_query(parsed.text) if p.use_sparse else None
         if sparse is not None and sparse.empty:
             sparse = None
         if dense is None and sparse is None:
-            return []
+            return [], degraded
         query = StoreQuery(
             dense=dense,
             sparse=sparse,
@@ -123,7 +142,7 @@ class SearchService:
             dense_weight=p.dense_weight,
             sparse_weight=p.sparse_weight,
         )
-        return store.search(query)
+        return store.search(query), degraded
 
     def _definitions(
         self, store: VectorStore, parsed: ParsedQuery, filters: SearchFilters
