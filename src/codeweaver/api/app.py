@@ -10,8 +10,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
 
+from codeweaver.api.auth_middleware import (
+    AuthMiddleware,
+    SecurityHeadersMiddleware,
+    compile_table,
+)
 from codeweaver.api.errors import install_error_handlers
 from codeweaver.api.middleware import RequestContextMiddleware
 from codeweaver.api.routes import ROUTES
@@ -19,6 +25,9 @@ from codeweaver.config import Settings
 from codeweaver.container import build_engine
 from codeweaver.engine import Engine
 from codeweaver.mcp import streamable_http_app
+from codeweaver.ops.auth.rbac import Roles
+from codeweaver.ops.auth.setup import build_audit, build_auth, build_limiter
+from codeweaver.ops.auth.tokens import load_keys
 from codeweaver.workers.jobs import JobManager
 from codeweaver.workers.watch import Watcher
 
@@ -42,8 +51,12 @@ def create_app(
     job_workers: int = 2,
     watch: Sequence[Path] = (),
     mount_mcp: bool = True,
+    auth_mode: str | None = None,
 ) -> FastAPI:
     """The HTTP API. Without ``engine`` one is built from ``settings`` at startup.
+
+    ``auth_mode`` is ``"none"`` or ``"jwt"`` (``codeweaver serve`` decides it from the
+    bind address); by default ``auth.mode``, with ``auto`` meaning ``none``.
 
     An engine passed in belongs to the caller and is not closed at shutdown. The MCP
     endpoint (streamable HTTP) is mounted at ``/mcp`` once the engine exists; every
@@ -59,6 +72,8 @@ def create_app(
             await asyncio.to_thread(eng.embedder.embed_query, "warm up")
         else:
             eng = engine
+        if mode == "jwt":
+            app.state.auth = await asyncio.to_thread(build_auth, settings)
         jobs = JobManager(eng, workers=job_workers)
         jobs.start()
         app.state.engine = eng
@@ -68,7 +83,7 @@ def create_app(
             watcher.start()
         try:
             if mount_mcp:
-                mcp_app = streamable_http_app(eng)
+                mcp_app = streamable_http_app(eng, audit=app.state.audit, require_auth=True)
                 app.router.routes.append(Mount("/mcp", app=mcp_app))
                 async with mcp_app.router.lifespan_context(mcp_app):
                     yield
@@ -82,6 +97,9 @@ def create_app(
                 log.warning("index jobs still running at shutdown; they resume next run")
             if owned:
                 await asyncio.to_thread(eng.close)
+            if app.state.auth is not None:
+                app.state.auth.store.db.close()
+                app.state.auth = None
 
     app = FastAPI(
         title="CodeWeaver",
@@ -89,9 +107,14 @@ def create_app(
         summary="Semantic code search over HTTP.",
         lifespan=lifespan,
     )
+    mode = _mode(settings, auth_mode)
     app.state.settings = settings
     app.state.engine = None
     app.state.jobs = None
+    app.state.auth = None
+    app.state.auth_mode = mode
+    app.state.audit = build_audit(settings)
+    app.state.limiter = build_limiter(settings)
     for route in ROUTES:
         app.add_api_route(
             route.path,
@@ -101,5 +124,34 @@ def create_app(
             status_code=route.status,
         )
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
+    _install_middleware(app, settings, mode)
     return app
+
+
+def _install_middleware(app: FastAPI, settings: Settings, mode: str) -> None:
+    """Outermost first: CORS (when configured), security headers, request ids and the
+    body limit, then authentication / authorization / rate limits."""
+    table = compile_table((r.method, r.path, r.permission) for r in ROUTES)
+    app.add_middleware(
+        AuthMiddleware,
+        mode=mode,
+        table=table,
+        max_query_bytes=settings.auth.max_query_string_bytes,
+    )
+    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
+    if settings.auth.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.auth.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        )
+
+
+def _mode(settings: Settings, auth_mode: str | None) -> str:
+    mode = auth_mode or ("none" if settings.auth.mode == "auto" else settings.auth.mode)
+    if mode == "jwt":  # bad keys or roles stop the start with a clear message
+        load_keys(settings.auth, settings.home)
+        Roles(settings.auth.roles)
+    return mode

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from codeweaver.cli import mcp_cmd, render, serve, watch_cmd
+from codeweaver.cli import keys_cmd, mcp_cmd, render, serve, users_cmd, watch_cmd
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import close_engine, engine_from, settings_from
@@ -32,6 +32,8 @@ app.add_typer(projects_app, name="projects")
 mcp_cmd.register(app)
 serve.register(app)
 watch_cmd.register(app)
+users_cmd.register(app)
+keys_cmd.register(app)
 
 ProjectOpt = Annotated[
     str | None, typer.Option("--project", "-p", help="Project name (default: see docs).")

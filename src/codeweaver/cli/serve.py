@@ -54,11 +54,14 @@ def register(app: typer.Typer) -> None:
 
         from codeweaver.api import create_app
         from codeweaver.index.discovery import resolve_root
+        from codeweaver.ops.auth.setup import effective_mode
 
         settings = settings_from(config)
+        mode = effective_mode(settings, host)
+        app = create_app(settings, watch=[resolve_root(p) for p in watch or []], auth_mode=mode)
         with _sigterm_exits_cleanly():
             uvicorn.run(
-                create_app(settings, watch=[resolve_root(p) for p in watch or []]),
+                app,
                 host=host,
                 port=port,
                 log_level=settings.log_level,
