@@ -194,3 +194,51 @@ def test_cors_is_off_unless_configured(tmp_path):
     )
     assert on.headers["access-control-allow-origin"] == "https://app.example"
     assert re.search("POST", on.headers["access-control-allow-methods"])
+
+
+def test_request_state_names_the_caller_and_tenant(tmp_path):
+    from codeweaver.ops.auth.admin import Admin
+    from codeweaver.ops.auth.audit import AuditLog
+    from codeweaver.ops.auth.rbac import Roles
+    from codeweaver.ops.auth.setup import open_store
+
+    settings = Settings(home=tmp_path / "home", auth={"secret": "x" * 40})
+    store = open_store(settings)
+    Admin(store, Roles(), AuditLog(None), "test").add_user(
+        "alice", "developer", "acme", "a-long-enough-password"
+    )
+    store.db.close()
+    seen: list[tuple[str, str]] = []
+
+    def capture(inner):
+        async def asgi(scope, receive, send):
+            await inner(scope, receive, send)
+            if scope["type"] == "http":
+                seen.append((scope["state"]["user"], scope["state"]["tenant_id"]))
+
+        return asgi
+
+    async def scenario(mode: str) -> None:
+        eng = build_engine(settings, embedder=HashEmbedder())
+        api = create_app(settings, eng, auth_mode=mode, mount_mcp=False)
+        try:
+            async with api.router.lifespan_context(api):
+                transport = httpx.ASGITransport(app=capture(api))
+                async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                    headers = {}
+                    if mode == "jwt":
+                        r = await c.post(
+                            "/auth/token",
+                            json={"username": "alice", "password": "a-long-enough-password"},
+                        )
+                        headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+                    assert (await c.get("/api/v1/projects", headers=headers)).status_code == 200
+                    assert (await c.get("/api/v1/projects")).status_code in (200, 401)
+        finally:
+            eng.close()
+
+    asyncio.run(scenario("jwt"))
+    assert seen == [("anonymous", "-"), ("alice", "acme"), ("anonymous", "-")]
+    seen.clear()
+    asyncio.run(scenario("none"))
+    assert seen == [("local", "default"), ("local", "default")]

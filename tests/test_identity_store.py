@@ -105,6 +105,11 @@ def test_users_and_tenants(store):
     with pytest.raises(NotFoundError):
         store.set_role("nobody", "admin")
     assert store.get_user("nobody") is None
+    assert store.session_user("nobody", "j") == (None, False)
+    store.revoke_jti("j", time.time() + 60)
+    assert store.session_user("alice", "j") == (got, True)
+    assert store.session_user("alice", "other") == (got, False)
+    assert store.session_user("alice") == (got, False)
 
 
 def test_api_keys(store):

@@ -86,6 +86,7 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
+        state.update(user=ANONYMOUS, tenant_id=NO_TENANT)  # until the caller is known
         app_state = scope["app"].state
         if len(scope.get("query_string", b"")) > self.max_query:
             await self._refuse(scope, receive, send, 414, "uri_too_long", "query string too long")
@@ -95,9 +96,7 @@ class AuthMiddleware:
         except CodeWeaverError as exc:
             await self._denied(scope, receive, send, exc)
             return
-        if principal is None:
-            state.update(user=ANONYMOUS, tenant_id=NO_TENANT)
-        else:
+        if principal is not None:
             state.update(user=principal.user, tenant_id=principal.tenant, principal=principal)
         await self.app(scope, receive, send)
 

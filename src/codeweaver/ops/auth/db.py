@@ -146,6 +146,23 @@ class Database:
                 raise StoreError(f"identity database error: {type(exc).__name__}") from None
             raise
 
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """Statements each on their own (autocommit), for cheap single-query reads."""
+        conn = self._conn()
+        try:
+            if self.postgres:
+                with conn.cursor() as cur:
+                    yield _Cursor(cur, True)
+            else:
+                yield _Cursor(conn.cursor(), False)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"identity database error: {exc}") from exc
+        except Exception as exc:
+            if type(exc).__module__.startswith("psycopg"):
+                raise StoreError(f"identity database error: {type(exc).__name__}") from None
+            raise
+
     def migrate(self, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
         """Apply the missing steps in order; the versions applied now."""
         applied: list[int] = []

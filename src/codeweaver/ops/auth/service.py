@@ -89,7 +89,7 @@ class AuthService:
         )
 
     def _active(self, name: str) -> UserRecord:
-        user = self.store.get_user(name)
+        user, _ = self.store.session_user(name)
         if user is None or user.disabled:
             raise AuthenticationError("account disabled or unknown")
         return user
@@ -99,9 +99,11 @@ class AuthService:
         if credential.startswith(API_KEY_PREFIX):
             return self.principal(self._key_user(credential, now), "api_key")
         claims = self.codec.decode(credential)
-        if self.store.is_revoked(claims.jti):
+        user, revoked = self.store.session_user(claims.subject, claims.jti)
+        if revoked:
             raise AuthenticationError("token revoked")
-        user = self._active(claims.subject)
+        if user is None or user.disabled:
+            raise AuthenticationError("account disabled or unknown")
         return self.principal(user, "password", jti=claims.jti, expires_at=claims.expires_at)
 
     def _key_user(self, key: str, now: float | None) -> UserRecord:

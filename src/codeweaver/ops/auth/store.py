@@ -91,6 +91,23 @@ class IdentityStore:
             )
         return _user(row, tuple(t[0] for t in tenants))
 
+    def session_user(self, name: str, jti: str | None = None) -> tuple[UserRecord | None, bool]:
+        """The user with its tenants, and whether access token ``jti`` is revoked: one
+        round trip (this runs on every request)."""
+        cols = ", ".join(f"u.{c.strip()}" for c in _USER_COLS.split(","))
+        with self.db.read() as cur:
+            rows = cur.all(
+                f"SELECT {cols}, t.tenant, "
+                "(SELECT COUNT(*) FROM revoked_tokens r WHERE r.jti = ?) "
+                "FROM users u LEFT JOIN user_tenants t ON t.user_name = u.name "
+                "WHERE u.name = ? ORDER BY t.tenant",
+                (jti or "", name),
+            )
+        if not rows:
+            return None, False
+        tenants = tuple(r[7] for r in rows if r[7] is not None)
+        return _user(rows[0][:7], tenants), bool(rows[0][8])
+
     def require_user(self, name: str) -> UserRecord:
         user = self.get_user(name)
         if user is None:
@@ -145,8 +162,8 @@ class IdentityStore:
         return key
 
     def get_key(self, key_id: str) -> ApiKeyRecord | None:
-        with self.db.tx() as tx:
-            row = tx.one(f"SELECT {_KEY_COLS} FROM api_keys WHERE key_id = ?", (key_id,))
+        with self.db.read() as cur:
+            row = cur.one(f"SELECT {_KEY_COLS} FROM api_keys WHERE key_id = ?", (key_id,))
         return ApiKeyRecord(*row) if row else None
 
     def list_keys(self, user: str | None = None) -> list[ApiKeyRecord]:
@@ -227,8 +244,8 @@ class IdentityStore:
                 )
 
     def is_revoked(self, jti: str) -> bool:
-        with self.db.tx() as tx:
-            return tx.one("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)) is not None
+        with self.db.read() as cur:
+            return cur.one("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)) is not None
 
     # ---------------------------------------------------------------- lockout
     def locked_until(self, name: str) -> float | None:
