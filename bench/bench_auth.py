@@ -8,8 +8,9 @@
    throwaway server started like the tests do).
 2. The same through the whole in-process ASGI stack: median of GET
    /api/v1/user/permissions with auth mode jwt minus the same with mode none.
-3. `codeweaver serve` on a --points project (built like bench_http.py): one client,
-   200 searches with auth off (mode none) and on (jwt, bearer access token).
+3. `codeweaver serve` on a --points project (built like bench_http.py), twice (auth
+   off, and jwt with a bearer access token, on a copy): one client, 200 searches asked
+   of both servers in turn, so both see the same machine load.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -165,11 +167,10 @@ def wait_ready(base: str) -> None:
         time.sleep(0.2)
 
 
-def search_latency(home: Path, queries: list[str], mode: str) -> tuple[float, float]:
+def start_server(home: Path, mode: str) -> tuple[subprocess.Popen[bytes], str]:
     from bench_http import free_port
 
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "CODEWEAVER_HOME": str(home),
@@ -184,25 +185,37 @@ def search_latency(home: Path, queries: list[str], mode: str) -> tuple[float, fl
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def search_latency(home: Path, queries: list[str]) -> dict[str, list[float]]:
+    """Two servers on copies of one project, auth off and on, asked in turn (so both
+    see the same machine load); per-request latencies in ms."""
+    copy = home.parent / "home-jwt"
+    shutil.copytree(home, copy)
+    servers = {"none": start_server(home, "none"), "jwt": start_server(copy, "jwt")}
+    lat: dict[str, list[float]] = {"none": [], "jwt": []}
     try:
-        wait_ready(base)
-        with httpx.Client(base_url=base, timeout=10) as http:
-            headers = {}
-            if mode == "jwt":
-                r = http.post("/auth/token", json={"username": "bench", "password": PASSWORD})
-                headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
-            for q in queries[:10]:
-                http.post("/api/v1/search", json={"query": q}, headers=headers)
-            lat = []
-            for q in queries:
+        clients = {}
+        for mode, (_, base) in servers.items():
+            wait_ready(base)
+            clients[mode] = httpx.Client(base_url=base, timeout=10)
+        r = clients["jwt"].post("/auth/token", json={"username": "bench", "password": PASSWORD})
+        clients["jwt"].headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+        for i, q in enumerate(queries[:10] + queries):
+            for mode, client in clients.items():
                 t = time.perf_counter()
-                r = http.post("/api/v1/search", json={"query": q}, headers=headers)
-                lat.append((time.perf_counter() - t) * 1000)
+                r = client.post("/api/v1/search", json={"query": q})
+                if i >= 10:
+                    lat[mode].append((time.perf_counter() - t) * 1000)
                 assert r.status_code == 200, r.text
-        return statistics.median(lat), pct(lat, 95)
+        for client in clients.values():
+            client.close()
+        return lat
     finally:
-        proc.terminate()
-        proc.wait(30)
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(30)
 
 
 def main() -> None:
@@ -230,10 +243,12 @@ def main() -> None:
     idents = build_project(tmp / "home", args.points, args.real)
     rnd = random.Random(3)
     queries = [rnd.choice(NL_QUERIES) if k % 2 == 0 else rnd.choice(idents) for k in range(200)]
-    for mode in ("none", "jwt"):
-        p50, p95 = search_latency(tmp / "home", queries, mode)
+    lat = search_latency(tmp / "home", queries)
+    for mode, values in lat.items():
         print(f"HTTP search, one client, {args.points} chunks, auth {mode}: "
-              f"p50 {p50:.1f} ms, p95 {p95:.1f} ms")  # fmt: skip
+              f"p50 {statistics.median(values):.1f} ms, p95 {pct(values, 95):.1f} ms")  # fmt: skip
+    diffs = [a - b for a, b in zip(lat["jwt"], lat["none"], strict=True)]
+    print(f"paired difference jwt - none: median {statistics.median(diffs):.2f} ms")
 
 
 if __name__ == "__main__":

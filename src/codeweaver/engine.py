@@ -118,6 +118,17 @@ class Engine:
         except NotFoundError:
             return None
 
+    def check_root(self, root: Path, tenants: Tenants) -> None:
+        """Refuse to index a folder that is, contains or lies inside another tenant's
+        project root: that would copy its code into the caller's tenant."""
+        if tenants is None or ALL_TENANTS in tenants:
+            return
+        for other in self._registry.list():
+            if visible(other, tenants):
+                continue
+            if root == other.root or root in other.root.parents or other.root in root.parents:
+                raise OutOfScopeError(f"cannot index {root}: it overlaps a project you cannot see")
+
     def resolve_project(
         self,
         name: str | None,
@@ -189,6 +200,7 @@ class Engine:
         root = resolve_root(path)
         name = project or default_project_name(root)
         self.check_access(name, tenants)
+        self.check_root(root, tenants)
         project_obj = self._registry.ensure(name, root, tenant)
         handle = self._handle(project_obj)
         # Only this project's writer lock: searches (and other projects) keep running.

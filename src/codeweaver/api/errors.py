@@ -24,6 +24,7 @@ from codeweaver.errors import (
     InputError,
     NotFoundError,
     OutOfScopeError,
+    PathError,
     PermissionDeniedError,
     RateLimitedError,
     StoreError,
@@ -94,6 +95,8 @@ async def _on_codeweaver(request: Request, exc: Exception) -> JSONResponse:
         log.error("request failed: %s", exc)
     if isinstance(exc, OutOfScopeError):  # answered as not found, audited as a denial
         audit_denied(request, "404 outside the caller's tenants")
+    elif isinstance(exc, PathError):
+        audit_denied(request, f"{status} path refused")
     response = error_response(status, code, exc.message, request_id_of(request))
     if isinstance(exc, AuthenticationError):
         response.headers["WWW-Authenticate"] = 'Bearer realm="codeweaver"'

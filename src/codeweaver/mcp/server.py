@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 
 from codeweaver.engine import Engine
-from codeweaver.errors import CodeWeaverError, OutOfScopeError
+from codeweaver.errors import CodeWeaverError, OutOfScopeError, PathError
 from codeweaver.mcp.caller import Call, audit_denied, bind
 from codeweaver.mcp.tools import TOOLS, CodeTools
 from codeweaver.ops.auth import LOCAL, AuditLog, Principal
@@ -53,6 +53,8 @@ def _guard(name: str, fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[s
         except CodeWeaverError as exc:
             if isinstance(exc, OutOfScopeError):
                 audit_denied("404 outside the caller's tenants")
+            elif isinstance(exc, PathError):
+                audit_denied("path refused")
             raise ToolError(str(exc)) from None
         except Exception as exc:  # never hand a traceback to the client
             log.debug("tool %s failed", name, exc_info=True)

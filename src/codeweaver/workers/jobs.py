@@ -126,6 +126,7 @@ class JobManager:
             raise InputError(f"invalid path {path!r}: {exc}") from exc
         name = validate_project_name(project) if project else default_project_name(root)
         owner = self._engine.check_access(name, tenants) or tenant
+        self._engine.check_root(root, tenants)
         job = Job(id=uuid.uuid4().hex, project=name, root=root, full=full, tenant=owner)
         with self._cond:
             if self._stopping:
