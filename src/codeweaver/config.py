@@ -22,8 +22,10 @@ from pydantic_settings import (
 from codeweaver.errors import ConfigError
 
 __all__ = [
+    "AuthSettings",
     "CacheSettings",
     "ChunkingSettings",
+    "DatabaseSettings",
     "EmbeddingSettings",
     "EscalationRule",
     "IndexSettings",
@@ -291,6 +293,49 @@ class OperationsSettings(_Section):
     )
 
 
+class AuthSettings(_Section):
+    mode: Literal["auto", "none", "jwt"] = Field(
+        "auto", description="none (loopback only), jwt, or auto: none on loopback, else jwt."
+    )
+    algorithm: Literal["HS256", "RS256", "ES256"] = Field(
+        "HS256", description="The one JWT algorithm accepted."
+    )
+    secret: SecretStr | None = Field(None, description="HS256 secret (at least 32 bytes).")
+    secret_file: Path | None = Field(
+        None, description="File holding the HS256 secret (default: <home>/auth/jwt.secret)."
+    )
+    private_key_file: Path | None = Field(None, description="PEM private key (RS256/ES256).")
+    public_key_file: Path | None = Field(None, description="PEM public key (RS256/ES256).")
+    issuer: str = Field("codeweaver", min_length=1, description="JWT 'iss' issued and required.")
+    audience: str = Field("codeweaver", min_length=1, description="JWT 'aud' issued and required.")
+    access_ttl_seconds: int = Field(900, ge=30, description="Access-token lifetime.")
+    refresh_ttl_seconds: int = Field(604_800, ge=60, description="Refresh-token lifetime.")
+    clock_skew_seconds: int = Field(30, ge=0, le=30, description="Accepted clock skew.")
+    lockout_attempts: int = Field(5, ge=1, description="Failed logins that lock an account.")
+    lockout_window_seconds: int = Field(300, ge=1, description="Window counting failures.")
+    lockout_seconds: int = Field(900, ge=1, description="How long an account stays locked.")
+    user_rate: float = Field(20.0, ge=0, description="Requests/s per user (0: unlimited).")
+    user_burst: int = Field(40, ge=1, description="Burst size per user.")
+    tenant_rate: float = Field(100.0, ge=0, description="Requests/s per tenant (0: unlimited).")
+    tenant_burst: int = Field(200, ge=1, description="Burst size per tenant.")
+    max_query_string_bytes: int = Field(8192, ge=256, description="Longest URL query string.")
+    roles: dict[str, list[str]] = Field(
+        default_factory=dict, description="Custom roles: name -> permission patterns."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (empty: CORS off)."
+    )
+    audit_file: str = Field(
+        "audit.log", description="Audit JSON-lines file, relative to home ('' : logger only)."
+    )
+
+
+class DatabaseSettings(_Section):
+    url: SecretStr | None = Field(
+        None, description="PostgreSQL URL of the identity store (default: SQLite in home)."
+    )
+
+
 class Settings(BaseSettings):
     """All of CodeWeaver's settings."""
 
@@ -317,6 +362,8 @@ class Settings(BaseSettings):
     operations: OperationsSettings = Field(default_factory=OperationsSettings)  # type: ignore[arg-type]
     redis: RedisSettings = Field(default_factory=RedisSettings)  # type: ignore[arg-type]
     cache: CacheSettings = Field(default_factory=CacheSettings)  # type: ignore[arg-type]
+    auth: AuthSettings = Field(default_factory=AuthSettings)  # type: ignore[arg-type]
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)  # type: ignore[arg-type]
 
     @field_validator("home", mode="after")
     @classmethod

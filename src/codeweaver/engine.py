@@ -1,6 +1,11 @@
 """The application service every edge calls: index, search, status, projects.
 
 Written against the Protocols; ``container.build_engine`` wires the real adapters.
+
+Tenant isolation lives here, where projects are looked up: every call takes the
+caller's ``tenants`` (``None``, or a collection holding ``"*"``, means all of them).
+A project of another tenant is reported exactly like an unknown one
+(``OutOfScopeError``, a ``NotFoundError``), and listings never show it.
 """
 
 from __future__ import annotations
@@ -13,12 +18,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from codeweaver.errors import CodeWeaverError, InputError, NotFoundError
+from codeweaver.errors import CodeWeaverError, InputError, NotFoundError, OutOfScopeError
 from codeweaver.index.discovery import resolve_root
 from codeweaver.index.lock import writer_lock
 from codeweaver.index.manifest import Manifest
 from codeweaver.index.pipeline import Indexer, IndexOptions, Progress, model_mismatch
-from codeweaver.index.projects import Project, ProjectRegistry, default_project_name
+from codeweaver.index.projects import (
+    DEFAULT_TENANT,
+    Project,
+    ProjectRegistry,
+    default_project_name,
+)
 from codeweaver.search.cache_set import CacheSet
 from codeweaver.search.events import IndexListener, SearchListener, query_type_of
 from codeweaver.search.service import FusionParams, SearchRequest, SearchResult, SearchService
@@ -31,11 +41,17 @@ from codeweaver.types import (
     VectorStore,
 )
 
-__all__ = ["Engine", "StoreFactory"]
+__all__ = ["ALL_TENANTS", "Engine", "StoreFactory", "Tenants", "visible"]
 
 StoreFactory = Callable[[Project], VectorStore]
-DEFAULT_TENANT = "default"
+Tenants = Collection[str] | None
+ALL_TENANTS = "*"
 log = logging.getLogger("codeweaver.engine")
+
+
+def visible(project: Project, tenants: Tenants) -> bool:
+    """Whether a caller limited to ``tenants`` may see ``project``."""
+    return tenants is None or ALL_TENANTS in tenants or project.tenant in tenants
 
 
 @dataclass(slots=True)
@@ -95,16 +111,59 @@ class Engine:
         with self._lock:
             return self._writers.setdefault(name, threading.Lock())
 
+    def _projects(self, tenants: Tenants) -> list[Project]:
+        return [p for p in self._registry.list() if visible(p, tenants)]
+
+    def _get(self, name: str, tenants: Tenants) -> Project:
+        try:
+            project = self._registry.get(name)
+        except NotFoundError:
+            if tenants is None:
+                raise
+            project = None
+        if project is not None and visible(project, tenants):
+            return project
+        known = ", ".join(p.name for p in self._projects(tenants)) or "none"
+        message = f"unknown project {name!r} (known: {known})"
+        raise OutOfScopeError(message) if project is not None else NotFoundError(message)
+
+    def check_access(self, name: str, tenants: Tenants) -> str | None:
+        """The tenant of project ``name`` (None if it does not exist yet); refuses, as
+        not found, a project that exists outside ``tenants``."""
+        try:
+            return self._get(name, tenants).tenant
+        except OutOfScopeError:
+            raise
+        except NotFoundError:
+            return None
+
+    def check_root(self, root: Path, tenants: Tenants) -> None:
+        """Refuse to index a folder that is, contains or lies inside another tenant's
+        project root: that would copy its code into the caller's tenant."""
+        if tenants is None or ALL_TENANTS in tenants:
+            return
+        for other in self._registry.list():
+            if visible(other, tenants):
+                continue
+            if root == other.root or root in other.root.parents or other.root in root.parents:
+                raise OutOfScopeError(f"cannot index {root}: it overlaps a project you cannot see")
+
     def resolve_project(
-        self, name: str | None, cwd: Path | None = None, *, use_cwd: bool = True
+        self,
+        name: str | None,
+        cwd: Path | None = None,
+        *,
+        use_cwd: bool = True,
+        tenants: Tenants = None,
     ) -> Project:
         """A named project, else the one containing ``cwd``, else the only one.
 
-        With ``use_cwd=False`` (servers) the working directory is ignored.
+        With ``use_cwd=False`` (servers) the working directory is ignored. Only
+        projects of ``tenants`` are considered.
         """
         if name:
-            return self._registry.get(name)
-        projects = self._registry.list()
+            return self._get(name, tenants)
+        projects = self._projects(tenants)
         if not projects:
             raise NotFoundError("no projects indexed yet; run 'codeweaver index PATH' first")
         if use_cwd:
@@ -117,11 +176,11 @@ class Engine:
         names = ", ".join(p.name for p in projects)
         raise InputError(f"several projects exist ({names}); choose one with --project")
 
-    def list_projects(self) -> list[dict[str, Any]]:
-        return [self.status(p.name) for p in self._registry.list()]
+    def list_projects(self, tenants: Tenants = None) -> list[dict[str, Any]]:
+        return [self._status(p) for p in self._projects(tenants)]
 
-    def remove_project(self, name: str) -> None:
-        project = self._registry.get(name)
+    def remove_project(self, name: str, tenants: Tenants = None) -> None:
+        project = self._get(name, tenants)
         with self._writer(name), self._lock:
             handle = self._open.pop(name, None) or _Open(
                 project, self._store_factory(project), Manifest(project.manifest_path)
@@ -130,9 +189,11 @@ class Engine:
             handle.manifest.close()
             self._registry.remove(name)
 
-    def indexed_paths(self, name: str | None = None) -> tuple[Project, list[str]]:
+    def indexed_paths(
+        self, name: str | None = None, tenants: Tenants = None
+    ) -> tuple[Project, list[str]]:
         """A project and the sorted relative paths its manifest knows."""
-        project = self.resolve_project(name, use_cwd=False)
+        project = self.resolve_project(name, use_cwd=False, tenants=tenants)
         handle = self._handle(project)
         if handle.paths is None:
             handle.paths = sorted(handle.manifest.files())
@@ -147,11 +208,19 @@ class Engine:
         full: bool = False,
         on_progress: Callable[[Progress], None] | None = None,
         paths: Collection[str] | None = None,
+        tenant: str = DEFAULT_TENANT,
+        tenants: Tenants = None,
     ) -> IndexStats:
         """Incrementally index ``path``; ``paths`` (project-relative files or folders)
-        restricts the change/deletion check to those, leaving every other file alone."""
+        restricts the change/deletion check to those, leaving every other file alone.
+
+        A new project is created in ``tenant``; an existing one must be in ``tenants``.
+        """
         root = resolve_root(path)
-        project_obj = self._registry.ensure(project or default_project_name(root), root)
+        name = project or default_project_name(root)
+        self.check_access(name, tenants)
+        self.check_root(root, tenants)
+        project_obj = self._registry.ensure(name, root, tenant)
         handle = self._handle(project_obj)
         # Only this project's writer lock: searches (and other projects) keep running.
         try:
@@ -183,19 +252,20 @@ class Engine:
         request: SearchRequest,
         project: str | None = None,
         params: FusionParams | None = None,
-        tenant: str = DEFAULT_TENANT,
         *,
         use_cwd: bool = True,
+        tenants: Tenants = None,
     ) -> SearchResult:
-        """Search one project; finished results are cached per ``tenant`` (with the
-        configured fusion only) until the project is re-indexed or the TTL passes.
-        Listeners hear of every search, answered or failed."""
+        """Search one project the caller (limited to ``tenants``) may see. Finished
+        results are cached under the project's tenant (with the configured fusion only)
+        until the project is re-indexed or the TTL passes. Listeners hear of every
+        search, answered or failed."""
         started = time.perf_counter()
         name = project or ""
         try:
-            project_obj = self.resolve_project(project, use_cwd=use_cwd)
+            project_obj = self.resolve_project(project, use_cwd=use_cwd, tenants=tenants)
             name = project_obj.name
-            result = self._search(request, project_obj, params, tenant, record=True)
+            result = self._search(request, project_obj, params, project_obj.tenant, record=True)
         except Exception as exc:
             if self.search_listeners:
                 event = SearchEvent(
@@ -318,14 +388,17 @@ class Engine:
             log.warning("cache warming after indexing %s failed: %s", project, exc)
 
     # ----------------------------------------------------------------- status
-    def status(self, name: str | None = None) -> dict[str, Any]:
-        project = self.resolve_project(name)
+    def status(self, name: str | None = None, tenants: Tenants = None) -> dict[str, Any]:
+        return self._status(self.resolve_project(name, tenants=tenants))
+
+    def _status(self, project: Project) -> dict[str, Any]:
         handle = self._handle(project)
         meta = handle.manifest.meta()
         files = handle.manifest.files()
         failures = handle.manifest.failures()
         return {
             "project": project.name,
+            "tenant": project.tenant,
             "root": str(project.root),
             "files": len(files),
             "chunks": sum(r.chunks for r in files.values()),

@@ -7,9 +7,13 @@
     ├── InputError                  bad user input (query, limit, path, glob …)
     │   └── PathError               path missing, not a folder, outside the root
     ├── NotFoundError               unknown project / file / job
+    │   └── OutOfScopeError         exists, but outside the caller's tenants (shown as not found)
     ├── IndexingError               a pipeline step failed (carries what was done)
     ├── StoreError                  the vector store failed (adapters translate to this)
-    └── EmbeddingError              the embedder / model failed (adapters translate to this)
+    ├── EmbeddingError              the embedder / model failed (adapters translate to this)
+    ├── AuthenticationError         missing, invalid or expired credentials
+    ├── PermissionDeniedError       authenticated, but the role lacks the permission
+    └── RateLimitedError            too many requests (carries retry_after seconds)
 
 Edges map these to exit codes / HTTP statuses in exactly one place each.
 """
@@ -17,13 +21,17 @@ Edges map these to exit codes / HTTP statuses in exactly one place each.
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
     "CodeWeaverError",
     "ConfigError",
     "EmbeddingError",
     "IndexingError",
     "InputError",
     "NotFoundError",
+    "OutOfScopeError",
     "PathError",
+    "PermissionDeniedError",
+    "RateLimitedError",
     "StoreError",
 ]
 
@@ -65,3 +73,23 @@ class StoreError(CodeWeaverError):
 
 class EmbeddingError(CodeWeaverError):
     """The embedding model or provider failed."""
+
+
+class OutOfScopeError(NotFoundError):
+    """The thing exists but belongs to another tenant; callers see it as not found."""
+
+
+class AuthenticationError(CodeWeaverError):
+    """Credentials are missing, malformed, expired, revoked or wrong."""
+
+
+class PermissionDeniedError(CodeWeaverError):
+    """The caller is known but its role does not grant the permission."""
+
+
+class RateLimitedError(CodeWeaverError):
+    """The caller (or its tenant) sent too many requests; retry after ``retry_after`` s."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

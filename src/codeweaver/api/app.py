@@ -12,8 +12,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
 
+from codeweaver.api.auth_middleware import (
+    AuthMiddleware,
+    SecurityHeadersMiddleware,
+    compile_table,
+)
 from codeweaver.api.errors import install_error_handlers
 from codeweaver.api.middleware import RequestContextMiddleware
 from codeweaver.api.observability import ObservabilityMiddleware, observing
@@ -23,6 +29,9 @@ from codeweaver.container import build_engine
 from codeweaver.engine import Engine
 from codeweaver.errors import EmbeddingError
 from codeweaver.mcp import streamable_http_app
+from codeweaver.ops.auth.rbac import Roles
+from codeweaver.ops.auth.setup import build_audit, build_auth, build_limiter
+from codeweaver.ops.auth.tokens import load_keys
 from codeweaver.ops.metrics import Metrics
 from codeweaver.ops.telemetry import Telemetry
 from codeweaver.workers.jobs import JobManager
@@ -50,6 +59,19 @@ def warm_in_background(engine: Engine) -> None:
     log.info("caches warmed: %s", done)
 
 
+async def _start_engine(settings: Settings, metrics: Metrics | None) -> Engine:
+    """Build the engine, load the model (so /health/ready means "ready") and start
+    warming the caches in the background when configured."""
+    eng = await asyncio.to_thread(build_engine, settings, metrics=metrics)
+    try:
+        await asyncio.to_thread(eng.embedder.embed_query, "warm up")
+    except EmbeddingError as exc:  # a remote provider may be down: serve keyword search
+        log.warning("embedder unavailable at start, searches are degraded: %s", exc)
+    if settings.cache.warm_on_start:
+        threading.Thread(target=warm_in_background, args=(eng,), daemon=True).start()
+    return eng
+
+
 def create_app(
     settings: Settings,
     engine: Engine | None = None,
@@ -59,8 +81,12 @@ def create_app(
     mount_mcp: bool = True,
     metrics_host: str = "127.0.0.1",
     metrics: Metrics | None = None,
+    auth_mode: str | None = None,
 ) -> FastAPI:
     """The HTTP API. Without ``engine`` one is built from ``settings`` at startup.
+
+    ``auth_mode`` is ``"none"`` or ``"jwt"`` (``codeweaver serve`` decides it from the
+    bind address); by default ``auth.mode``, with ``auto`` meaning ``none``.
 
     An engine passed in belongs to the caller and is not closed at shutdown. The MCP
     endpoint (streamable HTTP) is mounted at ``/mcp`` once the engine exists; every
@@ -73,17 +99,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
-        if engine is None:
-            eng = await asyncio.to_thread(build_engine, settings, metrics=metrics)
-            # load the model now, so /health/ready means "ready"
-            try:
-                await asyncio.to_thread(eng.embedder.embed_query, "warm up")
-            except EmbeddingError as exc:  # a remote provider may be down: serve keyword search
-                log.warning("embedder unavailable at start, searches are degraded: %s", exc)
-            if settings.cache.warm_on_start:
-                threading.Thread(target=warm_in_background, args=(eng,), daemon=True).start()
-        else:
-            eng = engine
+        eng = engine if engine is not None else await _start_engine(settings, metrics)
+        if mode == "jwt":
+            app.state.auth = await asyncio.to_thread(build_auth, settings)
         jobs = JobManager(eng, workers=job_workers)
         jobs.start()
         app.state.engine = eng
@@ -94,7 +112,7 @@ def create_app(
         try:
             with observing(app, eng, telemetry, obs.metrics_port, metrics_host):
                 if mount_mcp:
-                    mcp_app = streamable_http_app(eng)
+                    mcp_app = streamable_http_app(eng, audit=app.state.audit, require_auth=True)
                     app.router.routes.append(Mount("/mcp", app=mcp_app))
                     async with mcp_app.router.lifespan_context(mcp_app):
                         yield
@@ -108,6 +126,9 @@ def create_app(
                 log.warning("index jobs still running at shutdown; they resume next run")
             if owned:
                 await asyncio.to_thread(eng.close)
+            if app.state.auth is not None:
+                app.state.auth.store.db.close()
+                app.state.auth = None
 
     obs = settings.observability
     if metrics is None and obs.metrics:
@@ -120,10 +141,15 @@ def create_app(
         summary="Semantic code search over HTTP.",
         lifespan=lifespan,
     )
+    mode = _mode(settings, auth_mode)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.engine = None
     app.state.jobs = None
+    app.state.auth = None
+    app.state.auth_mode = mode
+    app.state.audit = build_audit(settings)
+    app.state.limiter = build_limiter(settings)
     for route in ROUTES:
         app.add_api_route(
             route.path,
@@ -133,8 +159,42 @@ def create_app(
             status_code=route.status,
         )
     install_error_handlers(app)
+    _install_middleware(app, settings, mode, metrics)
+    return app
+
+
+def _install_middleware(
+    app: FastAPI, settings: Settings, mode: str, metrics: Metrics | None
+) -> None:
+    """Outermost first: CORS (when configured), security headers, request ids and the
+    body limit, metrics and access logs (so refusals are counted too), then
+    authentication / authorization / rate limits."""
+    table = compile_table((r.method, r.path, r.permission) for r in ROUTES)
     app.add_middleware(
-        ObservabilityMiddleware, metrics=metrics, slow_request_ms=obs.slow_request_ms
+        AuthMiddleware,
+        mode=mode,
+        table=table,
+        max_query_bytes=settings.auth.max_query_string_bytes,
+    )
+    app.add_middleware(
+        ObservabilityMiddleware,
+        metrics=metrics,
+        slow_request_ms=settings.observability.slow_request_ms,
     )
     app.add_middleware(RequestContextMiddleware)
-    return app
+    app.add_middleware(SecurityHeadersMiddleware)
+    if settings.auth.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.auth.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        )
+
+
+def _mode(settings: Settings, auth_mode: str | None) -> str:
+    mode = auth_mode or ("none" if settings.auth.mode == "auto" else settings.auth.mode)
+    if mode == "jwt":  # bad keys or roles stop the start with a clear message
+        load_keys(settings.auth, settings.home)
+        Roles(settings.auth.roles)
+    return mode

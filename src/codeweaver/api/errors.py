@@ -14,13 +14,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from codeweaver.api.access import audit_denied
 from codeweaver.errors import (
+    AuthenticationError,
     CodeWeaverError,
     ConfigError,
     EmbeddingError,
     IndexingError,
     InputError,
     NotFoundError,
+    OutOfScopeError,
+    PathError,
+    PermissionDeniedError,
+    RateLimitedError,
     StoreError,
 )
 
@@ -35,6 +41,7 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "invalid_input",
     500: "internal_error",
@@ -43,6 +50,12 @@ _HTTP_CODES = {
 
 
 def status_for(exc: CodeWeaverError) -> tuple[int, str]:
+    if isinstance(exc, AuthenticationError):
+        return 401, "unauthorized"
+    if isinstance(exc, PermissionDeniedError):
+        return 403, "forbidden"
+    if isinstance(exc, RateLimitedError):
+        return 429, "rate_limited"
     if isinstance(exc, NotFoundError):
         return 404, "not_found"
     if isinstance(exc, InputError):
@@ -81,7 +94,16 @@ async def _on_codeweaver(request: Request, exc: Exception) -> JSONResponse:
     request.state.error_type = type(exc).__name__
     if status >= 500:
         log.error("request failed: %s", exc)
-    return error_response(status, code, exc.message, request_id_of(request))
+    if isinstance(exc, OutOfScopeError):  # answered as not found, audited as a denial
+        audit_denied(request, "404 outside the caller's tenants")
+    elif isinstance(exc, PathError):
+        audit_denied(request, f"{status} path refused")
+    response = error_response(status, code, exc.message, request_id_of(request))
+    if isinstance(exc, AuthenticationError):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="codeweaver"'
+    if isinstance(exc, RateLimitedError):
+        response.headers["Retry-After"] = str(int(exc.retry_after))
+    return response
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from codeweaver.core.chunking.languages import detect_language
-from codeweaver.engine import Engine
+from codeweaver.engine import Engine, Tenants
 from codeweaver.errors import InputError, NotFoundError, PathError
 
 __all__ = ["AST_GREP_LANGUAGES", "read_slice", "safe_file", "structural_search"]
@@ -64,9 +64,14 @@ def _read_text(full: Path, path: str) -> str:
 
 
 def read_slice(
-    engine: Engine, project: str, path: str, start_line: int | None, end_line: int | None
+    engine: Engine,
+    project: str,
+    path: str,
+    start_line: int | None,
+    end_line: int | None,
+    tenants: Tenants = None,
 ) -> dict[str, Any]:
-    proj, known = engine.indexed_paths(project)
+    proj, known = engine.indexed_paths(project, tenants)
     full = safe_file(proj.root, known, path)
     lines = _read_text(full, path).splitlines()
     total = len(lines)
@@ -89,7 +94,12 @@ def read_slice(
 
 
 def structural_search(
-    engine: Engine, project: str | None, pattern: str, language: str, limit: int
+    engine: Engine,
+    project: str | None,
+    pattern: str,
+    language: str,
+    limit: int,
+    tenants: Tenants = None,
 ) -> dict[str, Any]:
     from ast_grep_py import SgRoot
 
@@ -97,7 +107,7 @@ def structural_search(
     if lang is None:
         names = ", ".join(sorted(AST_GREP_LANGUAGES))
         raise InputError(f"structural search does not support {language!r} (use one of: {names})")
-    proj, paths = engine.indexed_paths(project)
+    proj, paths = engine.indexed_paths(project, tenants)
     known = set(paths)
     matches: list[dict[str, Any]] = []
     files = 0

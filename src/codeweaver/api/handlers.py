@@ -9,6 +9,7 @@ from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 
 from codeweaver.api import files, health
+from codeweaver.api.access import audit_access, principal_of, tenants_of
 from codeweaver.api.schemas import IndexBody, SearchBody, StructuralBody
 from codeweaver.config import Settings
 from codeweaver.engine import Engine
@@ -89,11 +90,13 @@ def health_ready(request: Request) -> JSONResponse:
 # ------------------------------------------------------------------ search
 def search(request: Request, body: SearchBody) -> dict[str, Any]:
     engine = _engine(request)
+    tenants = tenants_of(request)
+    project = engine.resolve_project(body.project, use_cwd=False, tenants=tenants)
     req = SearchRequest(
         body.query, limit=body.limit, language=body.language, path=body.path, kind=body.kind
     )
-    result = engine.search(req, body.project, use_cwd=False)
-    project = engine.resolve_project(body.project, use_cwd=False)
+    result = engine.search(req, project.name, tenants=tenants)
+    audit_access(request, project.name, "search", results=len(result.hits))
     return {
         "project": project.name,
         "results": [h.as_dict() for h in result.hits],
@@ -108,34 +111,48 @@ def cache_stats(request: Request) -> dict[str, Any]:
 
 
 def structural_search(request: Request, body: StructuralBody) -> dict[str, Any]:
-    return files.structural_search(
-        _engine(request), body.project, body.pattern, body.language, body.limit
+    found = files.structural_search(
+        _engine(request),
+        body.project,
+        body.pattern,
+        body.language,
+        body.limit,
+        tenants=tenants_of(request),
     )
+    audit_access(request, found["project"], "structural_search", results=len(found["matches"]))
+    return found
 
 
 # ------------------------------------------------------------------- index
 def start_index(request: Request, body: IndexBody) -> dict[str, Any]:
-    job = _jobs(request).submit(body.path, body.project, full=body.full)
+    caller = principal_of(request)
+    job = _jobs(request).submit(
+        body.path, body.project, full=body.full, tenant=caller.tenant, tenants=caller.tenants
+    )
+    audit_access(request, job.project, "index", job_id=job.id)
     return {"job_id": job.id, "project": job.project, "state": job.state}
 
 
 def get_job(request: Request, job_id: Annotated[str, PathParam(max_length=64)]) -> dict[str, Any]:
-    return _jobs(request).get(job_id)
+    return _jobs(request).get(job_id, tenants=tenants_of(request))
 
 
 # ---------------------------------------------------------------- projects
 def list_projects(request: Request) -> dict[str, Any]:
-    return {"projects": _engine(request).list_projects()}
+    return {"projects": _engine(request).list_projects(tenants=tenants_of(request))}
 
 
 def get_project(request: Request, name: ProjectName) -> dict[str, Any]:
-    return _engine(request).status(name)
+    return _engine(request).status(name, tenants=tenants_of(request))
 
 
 def delete_project(request: Request, name: ProjectName) -> dict[str, Any]:
+    engine, tenants = _engine(request), tenants_of(request)
+    engine.check_access(name, tenants)
     if name in _jobs(request).active_projects():
         raise IndexingError(f"project {name!r} is being indexed; try again when it finishes")
-    _engine(request).remove_project(name)
+    engine.remove_project(name, tenants=tenants)
+    audit_access(request, name, "delete")
     return {"removed": name}
 
 
@@ -146,4 +163,8 @@ def project_file(
     start_line: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
     end_line: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
 ) -> dict[str, Any]:
-    return files.read_slice(_engine(request), name, path, start_line, end_line)
+    found = files.read_slice(
+        _engine(request), name, path, start_line, end_line, tenants=tenants_of(request)
+    )
+    audit_access(request, name, "read_file", path=found["path"])
+    return found

@@ -1,7 +1,8 @@
-"""Every route of the HTTP API, declared once: method, path, handler, summary.
+"""Every route of the HTTP API, declared once: method, path, handler, summary, and the
+permission a caller needs.
 
-``create_app`` registers exactly these; the README's "HTTP API" table lists them
-(a test keeps the two in step).
+``create_app`` registers exactly these; the README's "HTTP API" table lists them and
+their permissions (tests keep them in step, and fail if a route declares none).
 """
 
 from __future__ import annotations
@@ -10,8 +11,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from codeweaver.api import auth_handlers as ah
 from codeweaver.api import handlers as h
 from codeweaver.api import observability as obs
+from codeweaver.ops.auth.rbac import (
+    AUTHENTICATED,
+    CACHE_READ,
+    CODE_READ,
+    DEBUG_READ,
+    HEALTH_READ,
+    INDEX_DELETE,
+    INDEX_READ,
+    INDEX_WRITE,
+    METRICS_READ,
+    PUBLIC,
+    SEARCH_READ,
+)
 
 __all__ = ["ROUTES", "Route"]
 
@@ -23,37 +38,130 @@ class Route:
     handler: Callable[..., Any]
     summary: str
     status: int = 200
+    permission: str = ""  # codeweaver:{resource}:{action}, "public" or "authenticated"
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/health", h.health_summary, "Overall health; 503 when unhealthy."),
-    Route("GET", "/health/live", h.health_live, "Liveness: the process answers."),
-    Route("GET", "/health/ready", h.health_ready, "Readiness: store open, embedder loaded."),
-    Route("GET", "/api/v1/health", h.api_health, "Health with per-component detail and latency."),
-    Route("POST", "/api/v1/search", h.search, "Hybrid semantic search in a project."),
-    Route("GET", "/api/v1/cache", h.cache_stats, "Cache hit/miss counts, shared cache state."),
+    Route(
+        "GET", "/health", h.health_summary, "Overall health; 503 when unhealthy.", permission=PUBLIC
+    ),
+    Route(
+        "GET", "/health/live", h.health_live, "Liveness: the process answers.", permission=PUBLIC
+    ),
+    Route(
+        "GET",
+        "/health/ready",
+        h.health_ready,
+        "Readiness: store open, embedder loaded.",
+        permission=PUBLIC,
+    ),
+    Route(
+        "GET",
+        "/api/v1/health",
+        h.api_health,
+        "Health with per-component detail and latency.",
+        permission=HEALTH_READ,
+    ),
+    Route(
+        "POST",
+        "/api/v1/search",
+        h.search,
+        "Hybrid semantic search in a project.",
+        permission=SEARCH_READ,
+    ),
+    Route(
+        "GET",
+        "/api/v1/cache",
+        h.cache_stats,
+        "Cache hit/miss counts, shared cache state.",
+        permission=CACHE_READ,
+    ),
     Route(
         "POST",
         "/api/v1/structural-search",
         h.structural_search,
         "ast-grep pattern search over a project's indexed files.",
+        permission=SEARCH_READ,
     ),
-    Route("POST", "/api/v1/index", h.start_index, "Start a background index job.", 202),
-    Route("GET", "/api/v1/jobs/{job_id}", h.get_job, "State and progress of an index job."),
-    Route("GET", "/api/v1/projects", h.list_projects, "List indexed projects."),
-    Route("GET", "/api/v1/projects/{name}", h.get_project, "One project's status."),
-    Route("DELETE", "/api/v1/projects/{name}", h.delete_project, "Delete a project's index."),
+    Route(
+        "POST",
+        "/api/v1/index",
+        h.start_index,
+        "Start a background index job.",
+        202,
+        permission=INDEX_WRITE,
+    ),
+    Route(
+        "GET",
+        "/api/v1/jobs/{job_id}",
+        h.get_job,
+        "State and progress of an index job.",
+        permission=INDEX_READ,
+    ),
+    Route(
+        "GET", "/api/v1/projects", h.list_projects, "List indexed projects.", permission=INDEX_READ
+    ),
+    Route(
+        "GET",
+        "/api/v1/projects/{name}",
+        h.get_project,
+        "One project's status.",
+        permission=INDEX_READ,
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/projects/{name}",
+        h.delete_project,
+        "Delete a project's index.",
+        permission=INDEX_DELETE,
+    ),
     Route(
         "GET",
         "/api/v1/projects/{name}/files",
         h.project_file,
         "A line range of an indexed file.",
+        permission=CODE_READ,
     ),
-    Route("GET", "/metrics", obs.metrics, "Prometheus metrics (text exposition format)."),
+    Route(
+        "POST",
+        "/auth/token",
+        ah.token,
+        "Log in (username + password, or an API key): access + refresh token.",
+        permission=PUBLIC,
+    ),
+    Route(
+        "POST",
+        "/auth/refresh",
+        ah.refresh,
+        "Trade a refresh token for a new pair (rotation; reuse revokes the family).",
+        permission=PUBLIC,
+    ),
+    Route(
+        "POST",
+        "/auth/logout",
+        ah.logout,
+        "Revoke the access token and the given refresh token's family.",
+        permission=AUTHENTICATED,
+    ),
+    Route(
+        "GET",
+        "/api/v1/user/permissions",
+        ah.my_permissions,
+        "The caller: user, roles, tenants and effective permissions.",
+        permission=AUTHENTICATED,
+    ),
+    Route(
+        "GET",
+        "/metrics",
+        obs.metrics,
+        "Prometheus metrics (text exposition format).",
+        permission=METRICS_READ,
+    ),
     Route(
         "GET",
         "/api/v1/debug/memory",
         obs.debug_memory,
         "Memory diagnostics: RSS, tracemalloc top allocations, cache and index sizes.",
+        permission=DEBUG_READ,
     ),
 )

@@ -14,12 +14,14 @@ import typer
 from codeweaver.cli import (
     cache_cmd,
     doctor_cmd,
+    keys_cmd,
     logs_cmd,
     mcp_cmd,
     render,
     report_cmd,
     serve,
     support_cmd,
+    users_cmd,
     watch_cmd,
 )
 from codeweaver.cli.errors import guarded
@@ -47,6 +49,8 @@ report_cmd.register(app)
 logs_cmd.register(app)
 support_cmd.register(app)
 cache_cmd.register(app)
+users_cmd.register(app)
+keys_cmd.register(app)
 
 ProjectOpt = Annotated[
     str | None, typer.Option("--project", "-p", help="Project name (default: see docs).")

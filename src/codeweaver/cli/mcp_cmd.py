@@ -21,6 +21,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the MCP tools over stdio (for Claude Code, Cursor and other MCP clients)."""
         from codeweaver.mcp import build_mcp_server
+        from codeweaver.ops.auth.setup import build_audit
 
-        engine = engine_from(settings_from(config))
-        build_mcp_server(engine).run(transport="stdio")
+        settings = settings_from(config)
+        engine = engine_from(settings)
+        build_mcp_server(engine, audit=build_audit(settings)).run(transport="stdio")

@@ -1,7 +1,8 @@
 """Named projects: each indexed root has a folder under ``<home>/projects/<name>``.
 
-The folder holds ``project.json`` (name, root), the manifest and, for the embedded
-store, the shard.
+The folder holds ``project.json`` (name, root, tenant), the manifest and, for the
+embedded store, the shard. Every project belongs to one tenant; projects written
+before tenants existed belong to ``DEFAULT_TENANT``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,25 @@ from pathlib import Path
 
 from codeweaver.errors import InputError, NotFoundError
 
-__all__ = ["Project", "ProjectRegistry", "validate_project_name"]
+__all__ = [
+    "DEFAULT_TENANT",
+    "Project",
+    "ProjectRegistry",
+    "validate_project_name",
+    "validate_tenant",
+]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DEFAULT_TENANT = "default"
+
+
+def validate_tenant(tenant: str) -> str:
+    if not _NAME.match(tenant):
+        raise InputError(
+            f"invalid tenant {tenant!r}: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return tenant
 
 
 def validate_project_name(name: str) -> str:
@@ -38,6 +55,7 @@ class Project:
     name: str
     root: Path
     folder: Path
+    tenant: str = DEFAULT_TENANT
 
     @property
     def manifest_path(self) -> Path:
@@ -63,12 +81,14 @@ class ProjectRegistry:
             raise NotFoundError(f"unknown project {name!r} (known: {known})")
         try:
             data = json.loads(meta.read_text(encoding="utf-8"))
-            return Project(name=name, root=Path(data["root"]), folder=folder)
+            tenant = str(data.get("tenant") or DEFAULT_TENANT)
+            return Project(name=name, root=Path(data["root"]), folder=folder, tenant=tenant)
         except (OSError, ValueError, KeyError) as exc:
             raise NotFoundError(f"project {name!r} has an unreadable project.json: {exc}") from exc
 
-    def ensure(self, name: str, root: Path) -> Project:
-        """Create the project or return it; one name always means one root."""
+    def ensure(self, name: str, root: Path, tenant: str = DEFAULT_TENANT) -> Project:
+        """Create the project (in ``tenant``) or return it; one name always means one root."""
+        validate_tenant(tenant)
         folder = self._folder(name)
         meta = folder / "project.json"
         if meta.is_file():
@@ -81,9 +101,10 @@ class ProjectRegistry:
             return project
         folder.mkdir(parents=True, exist_ok=True)
         tmp = meta.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"name": name, "root": str(root)}), encoding="utf-8")
+        data = {"name": name, "root": str(root), "tenant": tenant}
+        tmp.write_text(json.dumps(data), encoding="utf-8")
         tmp.replace(meta)
-        return Project(name=name, root=root, folder=folder)
+        return Project(name=name, root=root, folder=folder, tenant=tenant)
 
     def list(self) -> list[Project]:
         if not self._base.is_dir():

@@ -22,8 +22,10 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 
 from codeweaver.engine import Engine
-from codeweaver.errors import CodeWeaverError
+from codeweaver.errors import CodeWeaverError, OutOfScopeError, PathError
+from codeweaver.mcp.caller import Call, audit_denied, bind
 from codeweaver.mcp.tools import TOOLS, CodeTools
+from codeweaver.ops.auth import LOCAL, AuditLog, Principal
 
 __all__ = ["INSTRUCTIONS", "build_mcp_server", "streamable_http_app", "tool_names"]
 
@@ -49,6 +51,10 @@ def _guard(name: str, fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[s
         try:
             return fn(*args, **kwargs)
         except CodeWeaverError as exc:
+            if isinstance(exc, OutOfScopeError):
+                audit_denied("404 outside the caller's tenants")
+            elif isinstance(exc, PathError):
+                audit_denied("path refused")
             raise ToolError(str(exc)) from None
         except Exception as exc:  # never hand a traceback to the client
             log.debug("tool %s failed", name, exc_info=True)
@@ -58,14 +64,47 @@ def _guard(name: str, fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[s
     return wrapper
 
 
+_PERMISSIONS = {spec.name: spec.permission for spec in TOOLS}
+
+
+def _request_state(context: Context[Any, Any] | None) -> dict[str, Any] | None:
+    """The HTTP request's state (None over stdio)."""
+    try:
+        request = context.request_context.request if context is not None else None
+    except ValueError:  # no request context
+        return None
+    scope = getattr(request, "scope", None)
+    return scope.setdefault("state", {}) if isinstance(scope, dict) else None
+
+
 class _CodeWeaverServer(MCPServer[Any]):
-    """MCPServer with compact JSON text results and one-line argument errors."""
+    """MCPServer with compact JSON text results, one-line argument errors, and the
+    caller's permission checked (and bound for the tools) before every tool call."""
+
+    audit: AuditLog | None = None
+    require_auth: bool = False
+
+    def _call(self, name: str, context: Context[Any, Any] | None) -> Call:
+        state = _request_state(context)
+        principal = (state or {}).get("principal")
+        request_id = (state or {}).get("request_id")
+        if not isinstance(principal, Principal):
+            if self.require_auth and state is not None:
+                raise ToolError("authentication required")
+            principal = LOCAL
+        call = Call(principal, name, self.audit, request_id)
+        needed = _PERMISSIONS.get(name)
+        if needed is not None and not principal.allows(needed):
+            audit_denied(f"403 {needed} is required", call)
+            raise ToolError(f"permission denied: {needed} is required")
+        return call
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         try:
-            result = await super().call_tool(name, arguments, context)
+            with bind(self._call(name, context)):
+                result = await super().call_tool(name, arguments, context)
         except ToolError as exc:
             cause = exc.__cause__
             if isinstance(cause, ValidationError):
@@ -85,13 +124,26 @@ def _one_line(exc: ValidationError) -> str:
     return f"invalid argument {where!r}: {first['msg']}{more}"
 
 
-def build_mcp_server(engine: Engine, *, name: str = "codeweaver") -> MCPServer[Any]:
-    """An MCPServer exposing every tool of ``TOOLS`` over ``engine``."""
+def build_mcp_server(
+    engine: Engine,
+    *,
+    name: str = "codeweaver",
+    audit: AuditLog | None = None,
+    require_auth: bool = False,
+) -> MCPServer[Any]:
+    """An MCPServer exposing every tool of ``TOOLS`` over ``engine``.
+
+    Over HTTP each call runs as the principal the auth middleware put on the request;
+    with ``require_auth`` a request without one is refused. Without an HTTP request
+    (stdio) calls run as the local user: every permission, every tenant.
+    """
     server = _CodeWeaverServer(
         name,
         instructions=INSTRUCTIONS,
         log_level="WARNING",
     )
+    server.audit = audit
+    server.require_auth = require_auth
     tools = CodeTools(engine)
     for spec in TOOLS:
         server.add_tool(
@@ -113,6 +165,8 @@ def streamable_http_app(
     *,
     allowed_hosts: list[str] | None = None,
     stateless: bool = False,
+    audit: AuditLog | None = None,
+    require_auth: bool = False,
 ) -> Starlette:
     """The streamable-HTTP MCP endpoint as an ASGI app that answers at its root path.
 
@@ -132,7 +186,7 @@ def streamable_http_app(
         allowed_hosts=allowed_hosts or [],
         allowed_origins=[f"http://{h}" for h in allowed_hosts or []],
     )
-    server = build_mcp_server(engine)
+    server = build_mcp_server(engine, audit=audit, require_auth=require_auth)
     return server.streamable_http_app(
         streamable_http_path="/",
         stateless_http=stateless,

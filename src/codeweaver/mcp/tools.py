@@ -16,7 +16,9 @@ from pydantic import Field
 from codeweaver.core.chunking import SUPPORTED_LANGUAGES, TREE_SITTER_LANGUAGES
 from codeweaver.engine import Engine
 from codeweaver.errors import InputError
+from codeweaver.mcp.caller import audit_access, current
 from codeweaver.mcp.files import STRUCTURAL_LANGUAGES, read_lines, structural_matches
+from codeweaver.ops.auth.rbac import CODE_READ, INDEX_READ, INDEX_WRITE, SEARCH_READ
 from codeweaver.search.service import SearchRequest
 from codeweaver.types import Hit
 
@@ -114,8 +116,10 @@ class CodeTools:
         if max_tokens is not None and max_tokens < 1:
             raise InputError(f"max_tokens must be at least 1, got {max_tokens}")
         request = SearchRequest(query, limit=limit, language=language, path=path)
-        name = self._engine.resolve_project(project).name
-        result = self._engine.search(request, name)
+        tenants = current().tenants
+        name = self._engine.resolve_project(project, tenants=tenants).name
+        result = self._engine.search(request, name, tenants=tenants)
+        audit_access("search_code", name, results=len(result.hits))
         results, omitted = trim_to_budget(result.hits, max_tokens)
         return {
             "project": name,
@@ -138,7 +142,14 @@ class CodeTools:
             int | None, Field(description="Last line, inclusive (default: end of file).")
         ] = None,
     ) -> dict[str, Any]:
-        return read_lines(self._engine.resolve_project(project), path, start_line, end_line)
+        found = read_lines(
+            self._engine.resolve_project(project, tenants=current().tenants),
+            path,
+            start_line,
+            end_line,
+        )
+        audit_access("get_code", found["project"], path=found["path"])
+        return found
 
     def structural_search(
         self,
@@ -151,7 +162,11 @@ class CodeTools:
         ],
         project: ProjectArg = None,
     ) -> dict[str, Any]:
-        return structural_matches(self._engine.resolve_project(project), pattern, language)
+        found = structural_matches(
+            self._engine.resolve_project(project, tenants=current().tenants), pattern, language
+        )
+        audit_access("structural_search", found["project"], results=len(found["matches"]))
+        return found
 
     def index_codebase(
         self,
@@ -160,13 +175,18 @@ class CodeTools:
             str | None, Field(description="Name for the project (default: the folder name).")
         ] = None,
     ) -> dict[str, Any]:
-        return self._engine.index(Path(path).expanduser(), project).as_dict()
+        caller = current()
+        stats = self._engine.index(
+            Path(path).expanduser(), project, tenant=caller.tenant, tenants=caller.tenants
+        )
+        audit_access("index_codebase", stats.project)
+        return stats.as_dict()
 
     def index_status(self, project: ProjectArg = None) -> dict[str, Any]:
-        return self._engine.status(project)
+        return self._engine.status(project, tenants=current().tenants)
 
     def list_projects(self) -> dict[str, Any]:
-        return {"projects": self._engine.list_projects()}
+        return {"projects": self._engine.list_projects(tenants=current().tenants)}
 
     def list_languages(self) -> dict[str, Any]:
         def parser(name: str) -> str:
@@ -191,6 +211,7 @@ class ToolSpec:
     name: str
     description: str
     read_only: bool = True
+    permission: str = ""  # checked before every call (see mcp.server)
 
 
 TOOLS: tuple[ToolSpec, ...] = (
@@ -201,6 +222,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "Returns ranked chunks (functions, classes, sections) as 'path:start-end' with symbol, "
         "kind, score and the snippet. Narrow with language or a path glob; set max_tokens to "
         "keep the answer small. For an exact syntactic shape use structural_search instead.",
+        permission=SEARCH_READ,
     ),
     ToolSpec(
         "get_code",
@@ -208,6 +230,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "Give the project and the project-relative path exactly as search results show it; "
         "start_line/end_line are 1-based and inclusive (omit both for the whole file, at most "
         "2000 lines). Only files the project's index knows can be read.",
+        permission=CODE_READ,
     ),
     ToolSpec(
         "structural_search",
@@ -216,6 +239,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "calls like '$CLIENT.put($$$ARGS)', every 'except $E: pass', each 'func ($R *Server) "
         "$M($$$P) error'. $NAME matches one node, $$$NAME any number. Exhaustive, unranked, "
         "at most 200 matches. For meaning-based lookup use search_code.",
+        permission=SEARCH_READ,
     ),
     ToolSpec(
         "index_codebase",
@@ -224,21 +248,25 @@ TOOLS: tuple[ToolSpec, ...] = (
         "codebase or index_status says files changed. Re-running is cheap: unchanged files "
         "are skipped.",
         read_only=False,
+        permission=INDEX_WRITE,
     ),
     ToolSpec(
         "index_status",
         "Show one project's index: root folder, files, chunks, failures, last run time, git "
         "commit and state. Use it to check an index is complete and fresh before trusting "
         "search results.",
+        permission=INDEX_READ,
     ),
     ToolSpec(
         "list_projects",
         "List every indexed project with its root folder and size. Use it to learn the "
         "project names the other tools take.",
+        permission=INDEX_READ,
     ),
     ToolSpec(
         "list_languages",
         "List the languages CodeWeaver recognises, how each is chunked and which ones "
         "structural_search supports. Use it to pick a value for the language arguments.",
+        permission=SEARCH_READ,
     ),
 )

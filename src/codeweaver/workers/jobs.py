@@ -16,11 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from codeweaver.engine import Engine
-from codeweaver.errors import CodeWeaverError, InputError, NotFoundError
+from codeweaver.engine import Engine, Tenants, visible
+from codeweaver.errors import CodeWeaverError, InputError, NotFoundError, OutOfScopeError
 from codeweaver.index.discovery import resolve_root
 from codeweaver.index.pipeline import Progress
-from codeweaver.index.projects import default_project_name, validate_project_name
+from codeweaver.index.projects import (
+    DEFAULT_TENANT,
+    Project,
+    default_project_name,
+    validate_project_name,
+)
 
 __all__ = ["Job", "JobManager", "JobState"]
 
@@ -39,6 +44,7 @@ class Job:
     project: str
     root: Path
     full: bool
+    tenant: str = DEFAULT_TENANT
     state: JobState = "queued"
     files_done: int = 0
     files_total: int = 0
@@ -55,6 +61,7 @@ class Job:
             "project": self.project,
             "root": str(self.root),
             "full": self.full,
+            "tenant": self.tenant,
             "state": self.state,
             "files_done": self.files_done,
             "files_total": self.files_total,
@@ -103,13 +110,24 @@ class JobManager:
         return not alive
 
     # -------------------------------------------------------------------- jobs
-    def submit(self, path: str, project: str | None = None, *, full: bool = False) -> Job:
+    def submit(
+        self,
+        path: str,
+        project: str | None = None,
+        *,
+        full: bool = False,
+        tenant: str = DEFAULT_TENANT,
+        tenants: Tenants = None,
+    ) -> Job:
+        """Queue a job; a new project goes to ``tenant``, an existing one must be in ``tenants``."""
         try:
             root = resolve_root(path)
         except (ValueError, OSError) as exc:  # NUL bytes, over-long names …
             raise InputError(f"invalid path {path!r}: {exc}") from exc
         name = validate_project_name(project) if project else default_project_name(root)
-        job = Job(id=uuid.uuid4().hex, project=name, root=root, full=full)
+        owner = self._engine.check_access(name, tenants) or tenant
+        self._engine.check_root(root, tenants)
+        job = Job(id=uuid.uuid4().hex, project=name, root=root, full=full, tenant=owner)
         with self._cond:
             if self._stopping:
                 raise InputError("the server is shutting down; not accepting index jobs")
@@ -119,11 +137,14 @@ class JobManager:
             self._cond.notify_all()
         return job
 
-    def get(self, job_id: str) -> dict[str, Any]:
+    def get(self, job_id: str, tenants: Tenants = None) -> dict[str, Any]:
         with self._cond:
             job = self._jobs.get(job_id)
             if job is None:
                 raise NotFoundError(f"unknown job {job_id!r}")
+            scope = Project(name=job.project, root=job.root, folder=job.root, tenant=job.tenant)
+            if not visible(scope, tenants):
+                raise OutOfScopeError(f"unknown job {job_id!r}")
             return job.as_dict()
 
     def active_projects(self) -> set[str]:
@@ -161,7 +182,14 @@ class JobManager:
             job.files_done, job.files_total, job.chunks = p.files_done, p.files_total, p.chunks_done
 
         try:
-            stats = self._engine.index(job.root, job.project, full=job.full, on_progress=progress)
+            stats = self._engine.index(
+                job.root,
+                job.project,
+                full=job.full,
+                on_progress=progress,
+                tenant=job.tenant,
+                tenants=(job.tenant,),
+            )
         except _Stopping:
             self._finish(job, "failed", "interrupted by server shutdown; re-run to resume")
         except CodeWeaverError as exc:

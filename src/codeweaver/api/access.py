@@ -1,0 +1,52 @@
+"""The caller of an HTTP request, as the auth middleware recorded it, and the audit
+helpers handlers use (data access, tenant-scope denials)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from codeweaver.ops.auth import LOCAL, AuditLog, Principal
+
+__all__ = ["audit_access", "audit_denied", "audit_of", "principal_of", "tenants_of"]
+
+
+def principal_of(request: Request) -> Principal:
+    principal = request.scope.get("state", {}).get("principal")
+    return principal if isinstance(principal, Principal) else LOCAL
+
+
+def tenants_of(request: Request) -> tuple[str, ...]:
+    return principal_of(request).tenants
+
+
+def audit_of(request: Request) -> AuditLog | None:
+    audit: AuditLog | None = getattr(request.app.state, "audit", None)
+    return audit
+
+
+def _emit(request: Request, event: str, outcome: str, reason: str | None, **extra: Any) -> None:
+    audit = audit_of(request)
+    if audit is None:
+        return
+    state = request.scope.get("state", {})
+    audit.emit(
+        event,
+        user=state.get("user"),
+        tenant_id=state.get("tenant_id"),
+        request_id=state.get("request_id"),
+        route=f"{request.method} {request.url.path}",
+        outcome=outcome,
+        reason=reason,
+        **extra,
+    )
+
+
+def audit_access(request: Request, project: str, action: str, **extra: Any) -> None:
+    """``data.access``: who searched or read what project."""
+    _emit(request, "data.access", "success", None, project=project, action=action, **extra)
+
+
+def audit_denied(request: Request, reason: str) -> None:
+    _emit(request, "authz.denied", "denied", reason)

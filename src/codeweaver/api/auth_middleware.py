@@ -1,0 +1,206 @@
+"""ASGI middleware: who is calling, may they, and not too often.
+
+``AuthMiddleware`` looks up the permission of the request's route (the ``ROUTES``
+table; the MCP mount and unknown paths need any valid caller), authenticates the
+bearer credential (access token or API key), checks the role, applies the rate
+limits and records the caller in ``request.state.user`` / ``request.state.tenant_id``
+/ ``request.state.principal``. Every refusal is audited (``authz.denied``).
+
+``SecurityHeadersMiddleware`` adds the security headers to every response and audits
+requests refused for their size.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from codeweaver.api.errors import error_response
+from codeweaver.errors import (
+    AuthenticationError,
+    CodeWeaverError,
+    PermissionDeniedError,
+    RateLimitedError,
+    StoreError,
+)
+from codeweaver.ops.auth import AUTHENTICATED, LOCAL, PUBLIC, AuditLog, AuthService, Principal
+from codeweaver.ops.auth.ratelimit import RateLimiter
+
+__all__ = ["MCP_PREFIX", "AuthMiddleware", "SecurityHeadersMiddleware", "compile_table"]
+
+MCP_PREFIX = "/mcp"
+ANONYMOUS = "anonymous"
+NO_TENANT = "-"
+Table = list[tuple[str, re.Pattern[str], str]]
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"cache-control", b"no-store"),
+]
+_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_DOCS = ("/docs", "/redoc", "/openapi.json")
+
+
+def compile_table(routes: Iterable[tuple[str, str, str]]) -> Table:
+    """(method, path template, permission) rows as (method, regex, permission)."""
+    table: Table = []
+    for method, path, permission in routes:
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path))
+        table.append((method, re.compile(f"^{pattern}$"), permission))
+    return table
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp, *, mode: str, table: Table, max_query_bytes: int) -> None:
+        self.app = app
+        self.mode = mode
+        self.table = table
+        self.max_query = max_query_bytes
+
+    def permission_for(self, method: str, path: str) -> str:
+        if path == MCP_PREFIX or path.startswith(MCP_PREFIX + "/"):
+            return AUTHENTICATED
+        method = "GET" if method == "HEAD" else method
+        for m, rx, permission in self.table:
+            if m == method and rx.match(path):
+                return permission
+        return AUTHENTICATED
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        state.update(user=ANONYMOUS, tenant_id=NO_TENANT)  # until the caller is known
+        app_state = scope["app"].state
+        if len(scope.get("query_string", b"")) > self.max_query:
+            await self._refuse(scope, receive, send, 414, "uri_too_long", "query string too long")
+            return
+        try:
+            principal = self._principal(scope, app_state)
+        except CodeWeaverError as exc:
+            await self._denied(scope, receive, send, exc)
+            return
+        if principal is not None:
+            state.update(user=principal.user, tenant_id=principal.tenant, principal=principal)
+        await self.app(scope, receive, send)
+
+    def _principal(self, scope: Scope, app_state: Any) -> Principal | None:
+        """The caller (None: anonymous on a public route); raises to refuse."""
+        if self.mode == "none":
+            return LOCAL
+        permission = self.permission_for(scope["method"], scope["path"])
+        service: AuthService = app_state.auth
+        limiter: RateLimiter = app_state.limiter
+        if permission == PUBLIC:
+            if scope["path"].startswith("/auth/"):
+                client = (scope.get("client") or ("unknown", 0))[0]
+                limiter.check(f"ip:{client}", f"ip:{client}")
+            return None
+        auth = _header(scope, b"authorization")
+        if not auth:
+            raise AuthenticationError("missing bearer token")
+        scheme, _, credential = auth.partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            raise AuthenticationError("malformed Authorization header; use 'Bearer TOKEN'")
+        principal = service.authenticate(credential.strip())
+        scope["state"].update(user=principal.user, tenant_id=principal.tenant)
+        service.authorize(principal, permission)
+        limiter.check(principal.user, principal.tenant)
+        return principal
+
+    async def _denied(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+        headers: dict[str, str] = {}
+        if isinstance(exc, AuthenticationError):
+            status, code = 401, "unauthorized"
+            headers["WWW-Authenticate"] = 'Bearer realm="codeweaver"'
+        elif isinstance(exc, PermissionDeniedError):
+            status, code = 403, "forbidden"
+        elif isinstance(exc, RateLimitedError):
+            status, code = 429, "rate_limited"
+            headers["Retry-After"] = str(int(exc.retry_after))
+        elif isinstance(exc, StoreError):
+            status, code = 503, "unavailable"
+        else:
+            status, code = 500, "internal_error"
+        await self._refuse(scope, receive, send, status, code, str(exc), headers)
+
+    async def _refuse(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        state = scope["state"]
+        audit: AuditLog | None = getattr(scope["app"].state, "audit", None)
+        if audit is not None:
+            audit.emit(
+                "authz.denied",
+                user=state.get("user"),
+                tenant_id=state.get("tenant_id"),
+                request_id=state.get("request_id"),
+                route=f"{scope['method']} {scope['path']}",
+                outcome="denied",
+                reason=f"{status} {message}",
+            )
+        response = error_response(status, code, message, str(state.get("request_id", "")))
+        for key, value in (headers or {}).items():
+            response.headers[key] = value
+        await response(scope, receive, send)
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope["path"].startswith(_DOCS)
+        status = 0
+
+        async def with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [h for h in SECURITY_HEADERS if h[0] not in present]
+                if not docs:
+                    extra.append(_CSP)
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+        if status == 413:
+            state = scope.get("state", {})
+            audit: AuditLog | None = getattr(scope["app"].state, "audit", None)
+            if audit is not None:
+                audit.emit(
+                    "authz.denied",
+                    user=state.get("user", ANONYMOUS),
+                    tenant_id=state.get("tenant_id"),
+                    request_id=state.get("request_id"),
+                    route=f"{scope['method']} {scope['path']}",
+                    outcome="denied",
+                    reason="413 request body too large",
+                )

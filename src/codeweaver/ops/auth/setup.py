@@ -1,0 +1,95 @@
+"""Build the auth pieces from Settings: the identity store, the token codec, the
+service, the audit log, the rate limiter, and the effective auth mode."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from codeweaver.config import Settings
+from codeweaver.errors import ConfigError
+from codeweaver.ops.auth.audit import AuditLog
+from codeweaver.ops.auth.db import Database
+from codeweaver.ops.auth.ratelimit import RateLimiter
+from codeweaver.ops.auth.rbac import Roles
+from codeweaver.ops.auth.service import AuthService, LockoutPolicy
+from codeweaver.ops.auth.store import IdentityStore
+from codeweaver.ops.auth.tokens import TokenCodec, load_keys
+
+__all__ = [
+    "build_audit",
+    "build_auth",
+    "build_limiter",
+    "effective_mode",
+    "is_loopback",
+    "open_store",
+]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def effective_mode(settings: Settings, host: str) -> str:
+    """``none`` or ``jwt`` for a server bound to ``host``; ``none`` off loopback refused."""
+    mode = settings.auth.mode
+    loopback = is_loopback(host)
+    if mode == "auto":
+        return "none" if loopback else "jwt"
+    if mode == "none" and not loopback:
+        raise ConfigError(
+            f"refusing to serve on {host} without authentication: auth.mode 'none' is only "
+            "allowed on a loopback address; set CODEWEAVER_AUTH__MODE=jwt (and create users "
+            "with 'codeweaver users add') or bind to 127.0.0.1"
+        )
+    return mode
+
+
+def open_store(settings: Settings) -> IdentityStore:
+    """The identity store (SQLite in home, or PostgreSQL), migrated to the latest schema."""
+    url = settings.database.url.get_secret_value() if settings.database.url else None
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            "invalid setting 'database.url' (CODEWEAVER_DATABASE__URL): "
+            "expected a postgresql:// URL"
+        )
+    db = Database(settings.home / "identity.db", url)
+    db.migrate()
+    return IdentityStore(db)
+
+
+def build_audit(settings: Settings) -> AuditLog:
+    name = settings.auth.audit_file
+    path = None if not name else (Path(name) if Path(name).is_absolute() else settings.home / name)
+    return AuditLog(path)
+
+
+def build_limiter(settings: Settings) -> RateLimiter:
+    a = settings.auth
+    return RateLimiter(a.user_rate, a.user_burst, a.tenant_rate, a.tenant_burst)
+
+
+def build_auth(settings: Settings, store: IdentityStore | None = None) -> AuthService:
+    a = settings.auth
+    signing, verifying = load_keys(a, settings.home)
+    codec = TokenCodec(
+        a.algorithm,
+        signing,
+        verifying,
+        issuer=a.issuer,
+        audience=a.audience,
+        ttl=a.access_ttl_seconds,
+        skew=a.clock_skew_seconds,
+    )
+    return AuthService(
+        store or open_store(settings),
+        codec,
+        Roles(a.roles),
+        refresh_ttl=a.refresh_ttl_seconds,
+        lockout=LockoutPolicy(a.lockout_attempts, a.lockout_window_seconds, a.lockout_seconds),
+    )

@@ -1,0 +1,188 @@
+"""The identity store on SQLite and on a real PostgreSQL server: migrations, users,
+API keys, refresh-token families, revoked tokens and lockout — one contract suite."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+import pg_server
+from codeweaver.config import Settings
+from codeweaver.errors import ConfigError, InputError, NotFoundError, StoreError
+from codeweaver.ops.auth.db import MIGRATIONS, Database
+from codeweaver.ops.auth.setup import open_store
+from codeweaver.ops.auth.store import IdentityStore
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    if not pg_server.available():
+        pytest.skip("PostgreSQL 15 server binaries are not installed")
+    with pg_server.postgres() as url:
+        yield url
+
+
+def _fresh_pg(url: str) -> str:
+    """A new, empty database on the test server (one per test)."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_factory(request, tmp_path):
+    made: list[Database] = []
+    url = _fresh_pg(request.getfixturevalue("pg_url")) if request.param == "postgresql" else None
+
+    def make() -> Database:
+        db = Database(tmp_path / "identity.db", url)
+        made.append(db)
+        return db
+
+    yield make
+    for db in made:
+        db.close()
+
+
+@pytest.fixture
+def store(db_factory) -> IdentityStore:
+    db = db_factory()
+    db.migrate()
+    return IdentityStore(db)
+
+
+def test_migrations_apply_once_and_in_order(db_factory):
+    db = db_factory()
+    assert db.migrate() == [1]
+    assert db.migrate() == []
+    assert db.version() == 1
+    step = (2, ("CREATE TABLE extra_table (id INTEGER PRIMARY KEY)",))
+    assert db.migrate((*MIGRATIONS, step)) == [2]
+    assert db.version() == 2
+    with db.tx() as tx:
+        assert tx.all("SELECT id FROM extra_table") == []
+
+
+def test_concurrent_migrations_apply_each_step_once(db_factory):
+    dbs = [db_factory() for _ in range(4)]
+    applied: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def go(db: Database) -> None:
+        try:
+            applied.append(db.migrate())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(db,)) for db in dbs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sorted(v for a in applied for v in a) == [1]
+
+
+def test_users_and_tenants(store):
+    user = store.add_user("alice", kind="user", role="developer", tenant="acme", password_hash="h")
+    assert user.tenants == ("acme",) and user.primary_tenant == "acme" and not user.disabled
+    with pytest.raises(InputError, match="already exists"):
+        store.add_user("alice", kind="user", role="admin", tenant="x", password_hash=None)
+    store.add_tenant("alice", "shared")
+    store.add_tenant("alice", "shared")
+    store.set_role("alice", "manager")
+    store.set_disabled("alice", True)
+    got = store.require_user("alice")
+    assert got.tenants == ("acme", "shared") and got.role == "manager" and got.disabled
+    assert [u.name for u in store.list_users()] == ["alice"]
+    with pytest.raises(NotFoundError):
+        store.set_role("nobody", "admin")
+    assert store.get_user("nobody") is None
+    assert store.session_user("nobody", "j") == (None, False)
+    store.revoke_jti("j", time.time() + 60)
+    assert store.session_user("alice", "j") == (got, True)
+    assert store.session_user("alice", "other") == (got, False)
+    assert store.session_user("alice") == (got, False)
+
+
+def test_api_keys(store):
+    store.add_user("bot", kind="service", role="developer", tenant="acme", password_hash=None)
+    store.add_key("k1", "bot", "ci", "digest1", None)
+    store.add_key("k2", "bot", "old", "digest2", time.time() - 1)
+    assert [k.key_id for k in store.list_keys("bot")] == ["k1", "k2"]
+    store.revoke_key("k1")
+    store.revoke_key("k1")  # idempotent
+    assert store.get_key("k1").revoked_at is not None
+    with pytest.raises(NotFoundError):
+        store.revoke_key("nope")
+    with pytest.raises(NotFoundError):
+        store.add_key("k3", "ghost", "x", "d", None)
+
+
+def test_refresh_rotation_and_reuse_revokes_family(store):
+    now = time.time()
+    store.add_refresh("h1", "fam", "alice", now + 60)
+    assert store.use_refresh("h1", now) == ("ok", "alice", "fam")
+    store.add_refresh("h2", "fam", "alice", now + 60)
+    assert store.use_refresh("h1", now)[0] == "reused"
+    assert store.use_refresh("h2", now)[0] == "revoked"  # the family went with it
+    assert store.use_refresh("zz", now)[0] == "unknown"
+    store.add_refresh("h3", "fam2", "alice", now - 1)
+    assert store.use_refresh("h3", now)[0] == "expired"
+    assert store.family_of("h3") == ("fam2", "alice")
+
+
+def test_revoked_jti(store):
+    assert not store.is_revoked("j1")
+    store.revoke_jti("j1", time.time() + 60)
+    store.revoke_jti("j1", time.time() + 60)
+    assert store.is_revoked("j1")
+
+
+def test_lockout_counts_failures_in_window(store):
+    now = 1000.0
+    for i in range(4):
+        assert not store.record_failure("alice", now + i, 300, 5, 900)
+    assert store.locked_until("alice") is None
+    assert store.record_failure("alice", now + 4, 300, 5, 900)
+    assert store.locked_until("alice") == now + 4 + 900
+    store.clear_failures("alice")
+    assert store.locked_until("alice") is None
+    # old failures fall out of the window
+    for i in range(4):
+        store.record_failure("bob", now + i, 300, 5, 900)
+    assert not store.record_failure("bob", now + 400, 300, 5, 900)
+
+
+def test_open_store_rejects_other_urls_and_hides_passwords(tmp_path):
+    settings = Settings(home=tmp_path, database={"url": "mysql://u:secret@h/db"})
+    with pytest.raises(ConfigError, match="postgresql://") as err:
+        open_store(settings)
+    assert "secret" not in str(err.value)
+    settings = Settings(
+        home=tmp_path, database={"url": "postgresql://u:hunter2secret@127.0.0.1:1/db"}
+    )
+    with pytest.raises(StoreError) as err:
+        open_store(settings)
+    assert "hunter2secret" not in str(err.value)
+
+
+def test_sqlite_file_is_private(tmp_path):
+    store = open_store(Settings(home=tmp_path))
+    try:
+        assert (tmp_path / "identity.db").stat().st_mode & 0o077 == 0
+    finally:
+        store.db.close()
+
+
+def test_store_path_default_is_home(tmp_path: Path):
+    store = open_store(Settings(home=tmp_path / "h"))
+    store.db.close()
+    assert (tmp_path / "h" / "identity.db").is_file()
