@@ -73,7 +73,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/v1/cache",
         h.cache_stats,
-        "Cache hit/miss counts, shared cache state.",
+        "Cache hit/miss counts, shared cache state, popular searches of every tenant.",
         permission=CACHE_READ,
     ),
     Route(
