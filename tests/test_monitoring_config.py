@@ -124,6 +124,9 @@ m = Metrics(CollectorRegistry(), "1.0")
 m.observe_request("POST", "/api/v1/search", 200, "none", 0.01 * int(sys.argv[1]))
 m.observe_search("identifier", 0.002, 3)
 m.count_error("StoreError", "vector_store")
+m.active_connections.inc()
+if sys.argv[1] == "3":
+    m.process_exiting()  # a worker that shut down leaves the live gauges
 """
 SCRAPE = """
 from prometheus_client import CollectorRegistry, generate_latest
@@ -156,3 +159,4 @@ def test_multiprocess_mode_sums_every_worker(tmp_path):
     err = (("component", "vector_store"), ("error_type", "StoreError"))
     assert values[("codeweaver_errors_total", err)] == 3
     assert values[("codeweaver_service_info", (("version", "1.0"),))] == 1
+    assert values[("codeweaver_active_connections", ())] == 2  # livesum of workers 1 and 2
