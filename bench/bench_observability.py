@@ -1,8 +1,8 @@
 """What metrics and structured logging cost per search request, measured over real HTTP.
 
-    python bench/bench_observability.py [--requests 400] [--path src/codeweaver]
+    python bench/bench_observability.py [--requests 400] [--path src/codeweaver] [--same]
 
-Indexes --path once (default model), copies the data directory, and starts two
+Indexes --path once (default model), makes two copies of the data directory, starts two
 `codeweaver serve` processes on loopback: "on" (Prometheus metrics, JSON logs at info
 level to a file: one access line and one search line per request) and "off" (metrics
 switched off, log level warning: nothing written). One client then alternates
@@ -11,17 +11,18 @@ median latency of each and the median of the paired differences. Prometheus-styl
 scrapes of "on" run every 15 s meanwhile, as the shipped prometheus.yml does.
 
 On a shared 2-core machine a search's own jitter (~1 ms) hides a fraction of a
-millisecond, so the script also times, in process, exactly what "on" adds to one search
-request: the request middleware (counter, histogram, in-flight gauge, access log line),
-the search event (histograms, search log line) and the wrappers around one embedding
-and two vector-store calls, with the same JSON file logging, against the same code
-paths with metrics and logging off.
+millisecond (``--same`` runs two "off" servers to show the setup's own spread), so the
+script then runs the whole app in process, twice over copies of one index, with the
+model replaced by a hash so the rest of the request dominates: "on" and "off" apps
+answer alternating searches through httpx's ASGI transport (FastAPI, middleware, the
+instrumented store and embedder, JSON file logging all included).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import logging
 import os
 import shutil
@@ -80,115 +81,124 @@ def serve(home: Path, env_extra: dict[str, str], log: Path) -> tuple[subprocess.
 
 
 class _Embedder:
-    model_id = "bench"
-    dim = 4
+    """A fast deterministic stand-in for the model: the app around it is what is timed."""
+
+    model_id = "bench-hash"
+    dim = 64
+
+    def _one(self, text: str) -> list[float]:
+        h = hashlib.blake2b(text.encode(), digest_size=self.dim).digest()
+        v = [b - 127.5 for b in h]
+        n = sum(x * x for x in v) ** 0.5
+        return [x / n for x in v]
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [[1.0, 0.0, 0.0, 0.0] for _ in texts]
+        return [self._one(t) for t in texts]
 
     def embed_query(self, text: str) -> list[float]:
-        return [1.0, 0.0, 0.0, 0.0]
+        return self._one(text)
 
 
-class _Store:
-    def search(self, query: object) -> list[object]:
-        return []
+def in_process(tmp: Path, path: str, n: int) -> tuple[float, float]:
+    """Median µs per search request through the whole app in process: on, off.
 
-
-def in_process(log_file: Path, n: int = 20000) -> tuple[float, float]:
-    """Median µs of one search request's observability work: on, off."""
+    Two apps over two copies of one index (the model replaced by a hash, so the rest
+    of the request dominates): "on" with metrics, instrumented store and embedder and
+    JSON logs at info to a file; "off" without. Requests alternate between them.
+    """
     from prometheus_client import CollectorRegistry
 
-    from codeweaver.api.observability import ObservabilityMiddleware
-    from codeweaver.ops.instrumented import InstrumentedEmbedder, InstrumentedStore
+    from codeweaver.api import create_app
+    from codeweaver.config import Settings
+    from codeweaver.container import build_engine
     from codeweaver.ops.logs import configure_logging
     from codeweaver.ops.metrics import Metrics
-    from codeweaver.ops.telemetry import Telemetry
-    from codeweaver.types import SearchEvent
 
-    async def endpoint(scope, receive, send) -> None:  # the route, already matched
-        scope["route"] = route
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"{}"})
+    base = Settings(home=tmp / "inproc")
+    build_engine(base, embedder=_Embedder()).index(path, "bench")
+    shutil.copytree(tmp / "inproc", tmp / "inproc-on")
+    shutil.copytree(tmp / "inproc", tmp / "inproc-off")
+    configure_logging("info", "json", tmp / "inproc.jsonl")
+    root = logging.getLogger()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the bench's own client
+    metrics = Metrics(CollectorRegistry())
+    on_settings = Settings(home=tmp / "inproc-on")
+    off_settings = Settings(home=tmp / "inproc-off", observability={"metrics": False})
+    on_engine = build_engine(on_settings, embedder=_Embedder(), metrics=metrics)
+    off_engine = build_engine(off_settings, embedder=_Embedder())
+    apps = {
+        "on": create_app(on_settings, on_engine, metrics=metrics, mount_mcp=False),
+        "off": create_app(off_settings, off_engine, mount_mcp=False),
+    }
+    times: dict[str, list[float]] = {"on": [], "off": []}
 
-    class _Route:
-        path_format = "/api/v1/search"
+    async def run() -> None:
+        async with (
+            apps["on"].router.lifespan_context(apps["on"]),
+            apps["off"].router.lifespan_context(apps["off"]),
+        ):
+            clients = {
+                name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+                for name, app in apps.items()
+            }
+            for i in range(n + 50):
+                body = {"query": QUERIES[i % len(QUERIES)]}
+                for name in ("on", "off") if i % 2 == 0 else ("off", "on"):
+                    root.setLevel(logging.INFO if name == "on" else logging.WARNING)
+                    t0 = time.perf_counter()
+                    r = await clients[name].post("/api/v1/search", json=body)
+                    if i >= 50:
+                        times[name].append(time.perf_counter() - t0)
+                    assert r.status_code == 200, r.text
+            for c in clients.values():
+                await c.aclose()
 
-    route = _Route()
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: dict) -> None:
-        return None
-
-    def one(on: bool) -> float:
-        metrics = Metrics(CollectorRegistry()) if on else None
-        configure_logging("info" if on else "warning", "json", log_file)
-        app = ObservabilityMiddleware(endpoint, metrics, 2000.0)
-        telemetry = Telemetry(metrics, 1000.0)
-        emb = InstrumentedEmbedder(_Embedder(), metrics) if metrics else _Embedder()
-        store = InstrumentedStore(_Store(), "bench", metrics) if metrics else _Store()  # type: ignore[arg-type]
-        event = SearchEvent("bench", "natural_language", 10, 0.004)
-        loop = asyncio.new_event_loop()
-        samples = []
-        for _ in range(n):
-            scope = {"type": "http", "method": "POST", "path": "/api/v1/search", "state": {}}
-            t0 = time.perf_counter()
-            loop.run_until_complete(app(scope, receive, send))
-            emb.embed_query("q")
-            store.search(None)
-            store.search(None)
-            telemetry.on_search(event)
-            samples.append(time.perf_counter() - t0)
-        loop.close()
-        return statistics.median(samples) * 1e6
-
-    off = one(False)
-    on = one(True)
-    logging.getLogger().handlers.clear()
-    return on, off
+    try:
+        asyncio.run(run())
+    finally:
+        on_engine.close()
+        off_engine.close()
+        root.handlers.clear()
+    return statistics.median(times["on"]) * 1e6, statistics.median(times["off"]) * 1e6
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=400, help="searches per server")
+    ap.add_argument(
+        "--same", action="store_true", help="both servers off: the setup's own bias (A/A)"
+    )
     ap.add_argument("--path", default=str(Path(__file__).resolve().parents[1] / "src/codeweaver"))
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cw-obs-"))
     procs: list[subprocess.Popen] = []
     stop = threading.Event()
     try:
-        home_on, home_off = tmp / "home-on", tmp / "home-off"
-        env = {**os.environ, "CODEWEAVER_HOME": str(home_on)}
+        home, home_on, home_off = tmp / "home", tmp / "home-on", tmp / "home-off"
+        env = {**os.environ, "CODEWEAVER_HOME": str(home)}
         subprocess.run(
             [sys.executable, "-m", "codeweaver.cli.app", "index", args.path, "--project", "bench"],
             env=env,
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        shutil.copytree(home_on, home_off)
+        shutil.copytree(home, home_on)  # two identical copies, neither the indexer's own
+        shutil.copytree(home, home_off)
         on_log = tmp / "on.jsonl"
-        p_on, on = serve(
-            home_on,
-            {
-                "CODEWEAVER_LOG_LEVEL": "info",
-                "CODEWEAVER_OBSERVABILITY__LOG_FILE": str(on_log),
-                "CODEWEAVER_OBSERVABILITY__LOG_FORMAT": "json",
-            },
-            tmp / "on.out",
-        )
+        off_env = {"CODEWEAVER_LOG_LEVEL": "warning", "CODEWEAVER_OBSERVABILITY__METRICS": "false"}
+        on_env = {
+            "CODEWEAVER_LOG_LEVEL": "info",
+            "CODEWEAVER_OBSERVABILITY__LOG_FILE": str(on_log),
+            "CODEWEAVER_OBSERVABILITY__LOG_FORMAT": "json",
+        }
+        p_on, on = serve(home_on, off_env if args.same else on_env, tmp / "on.out")
         procs.append(p_on)
-        p_off, off = serve(
-            home_off,
-            {"CODEWEAVER_LOG_LEVEL": "warning", "CODEWEAVER_OBSERVABILITY__METRICS": "false"},
-            tmp / "off.out",
-        )
+        p_off, off = serve(home_off, off_env, tmp / "off.out")
         procs.append(p_off)
 
         def scrape() -> None:
             with httpx.Client(timeout=10) as c:
-                while not stop.wait(15.0):
+                while not stop.wait(15.0) and not args.same:
                     c.get(f"{on}/metrics")
 
         threading.Thread(target=scrape, daemon=True).start()
@@ -206,7 +216,7 @@ def main() -> None:
                     times[name].append((time.perf_counter() - t0) * 1000.0)
                     assert r.status_code == 200, r.text
         stop.set()
-        lines = on_log.read_text().count('"message": "search"')
+        lines = on_log.read_text().count('"message": "search"') if on_log.exists() else 0
         med_on, med_off = statistics.median(times["on"]), statistics.median(times["off"])
         paired = statistics.median(a - b for a, b in zip(times["on"], times["off"], strict=True))
         print(f"searches per server: {args.requests} (alternating), index: {args.path}")
@@ -215,10 +225,15 @@ def main() -> None:
         print(f"added: {med_on - med_off:+.3f} ms (difference of medians)")
         print(f"added: {paired:+.3f} ms (median of paired differences)")
         print(f"search log lines written by 'on': {lines}")
-        us_on, us_off = in_process(tmp / "inproc.jsonl")
+        stop.set()
+        for proc in procs:  # free the cores for the in-process part
+            proc.terminate()
+            proc.wait(30)
+        procs.clear()
+        us_on, us_off = in_process(tmp, args.path, args.requests)
         print(
-            f"in process, per search request: on {us_on:.1f} µs, off {us_off:.1f} µs, "
-            f"added {(us_on - us_off) / 1000.0:.3f} ms"
+            f"in process, whole app, model replaced by a hash, {args.requests} alternating: "
+            f"on {us_on:.0f} µs, off {us_off:.0f} µs, added {(us_on - us_off) / 1000.0:.3f} ms"
         )
     finally:
         stop.set()
