@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -124,6 +125,9 @@ m = Metrics(CollectorRegistry(), "1.0")
 m.observe_request("POST", "/api/v1/search", 200, "none", 0.01 * int(sys.argv[1]))
 m.observe_search("identifier", 0.002, 3)
 m.count_error("StoreError", "vector_store")
+m.active_connections.inc()
+if sys.argv[1] == "3":
+    m.process_exiting()  # a worker that shut down leaves the live gauges
 """
 SCRAPE = """
 from prometheus_client import CollectorRegistry, generate_latest
@@ -156,3 +160,59 @@ def test_multiprocess_mode_sums_every_worker(tmp_path):
     err = (("component", "vector_store"), ("error_type", "StoreError"))
     assert values[("codeweaver_errors_total", err)] == 3
     assert values[("codeweaver_service_info", (("version", "1.0"),))] == 1
+    assert values[("codeweaver_active_connections", ())] == 2  # livesum of workers 1 and 2
+
+
+def test_several_uvicorn_workers_report_one_total(tmp_path):
+    """Requests spread over two worker processes; every scrape reports all of them."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    multiproc = tmp_path / "prom"
+    multiproc.mkdir()
+    here = Path(__file__).resolve().parent
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+        "CODEWEAVER_HOME": str(tmp_path / "home"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(here)]),
+    }
+    cmd = [sys.executable, "-m", "uvicorn", "multiworker_app:app", "--factory", "--workers", "2",
+           "--port", str(port), "--log-level", "warning"]  # fmt: skip
+    out = (tmp_path / "uvicorn.log").open("wb")
+    proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while len({p.name for p in multiproc.glob("counter_*.db")}) < 2:
+            assert proc.poll() is None, (tmp_path / "uvicorn.log").read_text()
+            assert time.monotonic() < deadline, "two workers never started"
+            with contextlib.suppress(httpx.TransportError):
+                httpx.get(f"{base}/health/live", timeout=2)
+            time.sleep(0.2)
+        sent = 60
+        for _ in range(sent):  # a new connection each, so both workers answer some
+            with httpx.Client(timeout=5) as c:
+                assert c.get(f"{base}/api/v1/projects").json() == {"projects": []}
+        for _ in range(6):  # whichever worker answers the scrape reports every request
+            with httpx.Client(timeout=5) as c:
+                text = c.get(f"{base}/metrics").text
+            fam = next(
+                f for f in text_string_to_metric_families(text) if f.name == "codeweaver_requests"
+            )
+            total = sum(
+                s.value
+                for s in fam.samples
+                if s.name == "codeweaver_requests_total"
+                and s.labels["endpoint"] == "/api/v1/projects"
+            )
+            assert total == sent
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        out.close()

@@ -392,3 +392,28 @@ def test_memory_diagnostics_stop_tracemalloc_again():
     out = top_allocations(3, 0.05)
     assert time.perf_counter() - started >= 0.05
     assert not tracemalloc.is_tracing() and out["sampled_seconds"] == 0.05
+
+
+def test_metrics_on_a_separate_port(env):
+    import socket
+
+    settings, engine, metrics = env
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    obs = settings.observability.model_copy(update={"metrics_port": port})
+    app = create_app(settings.model_copy(update={"observability": obs}), engine, metrics=metrics)
+
+    async def scenario():
+        async with client_for(app) as c:
+            assert (await c.get("/health/live")).status_code == 200
+            return await asyncio.to_thread(
+                lambda: httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+            )
+
+    text = asyncio.run(scenario())
+    assert value(text, "codeweaver_service_info", version="9.9.9") == 1
+    live = {"method": "GET", "endpoint": "/health/live", "status": "200", "tenant_id": "none"}
+    assert value(text, "codeweaver_requests_total", **live) == 1
+    with pytest.raises(httpx.TransportError):  # closed with the app
+        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)

@@ -182,3 +182,4 @@ def observing(
         telemetry.detach(engine)
         if m is not None:
             m.sources.cache_stats = m.sources.projects = m.sources.health = None
+            m.process_exiting()

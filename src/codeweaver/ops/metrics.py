@@ -265,6 +265,13 @@ class Metrics:
     def count_error(self, error_type: str, component: str) -> None:
         self.errors.labels(error_type, component).inc()
 
+    def process_exiting(self) -> None:
+        """In multiprocess mode, drop this worker from the live gauges."""
+        if multiprocess_dir() is not None:
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
     # --------------------------------------------------------------- exposition
     def exposition_registry(self) -> CollectorRegistry:
         """The registry to render: this one, or all workers' in multiprocess mode."""
