@@ -510,3 +510,10 @@ def test_no_secret_ever_reaches_a_log(server):
         for text in texts:
             assert secret not in text
     assert "$argon2" not in texts[0] and "$argon2" not in texts[1]
+
+
+def test_health_reports_the_identity_store(server):
+    r = server.client.get("/api/v1/health", headers=server.auth("alice"))
+    assert r.status_code == 200, r.text
+    store = r.json()["components"]["auth_store"]
+    assert store["status"] == "healthy" and "identity store" in store["detail"]

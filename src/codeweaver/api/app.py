@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from codeweaver.api.auth_middleware import (
     compile_table,
 )
 from codeweaver.api.errors import install_error_handlers
+from codeweaver.api.health import Status, register_health_check
 from codeweaver.api.middleware import RequestContextMiddleware
 from codeweaver.api.observability import ObservabilityMiddleware, observing
 from codeweaver.api.routes import ROUTES
@@ -30,6 +32,7 @@ from codeweaver.engine import Engine
 from codeweaver.errors import EmbeddingError
 from codeweaver.mcp import streamable_http_app
 from codeweaver.ops.auth.rbac import Roles
+from codeweaver.ops.auth.service import AuthService
 from codeweaver.ops.auth.setup import build_audit, build_auth, build_limiter
 from codeweaver.ops.auth.tokens import load_keys
 from codeweaver.ops.metrics import Metrics
@@ -57,6 +60,15 @@ def warm_in_background(engine: Engine) -> None:
         log.warning("cache warming at start failed: %s", exc)
         return
     log.info("caches warmed: %s", done)
+
+
+def _auth_store_health(auth: AuthService) -> tuple[Status, str]:
+    """Without its identity store nobody can log in: unhealthy."""
+    try:
+        version = auth.store.db.version()
+    except Exception as exc:  # any driver error means the store cannot answer
+        return "unhealthy", f"identity store unreachable: {type(exc).__name__}"
+    return "healthy", f"{auth.store.db.dialect} identity store, schema v{version}"
 
 
 async def _start_engine(settings: Settings, metrics: Metrics | None) -> Engine:
@@ -102,6 +114,7 @@ def create_app(
         eng = engine if engine is not None else await _start_engine(settings, metrics)
         if mode == "jwt":
             app.state.auth = await asyncio.to_thread(build_auth, settings)
+            register_health_check(app, "auth_store", partial(_auth_store_health, app.state.auth))
         jobs = JobManager(eng, workers=job_workers)
         jobs.start()
         app.state.engine = eng
