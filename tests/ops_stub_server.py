@@ -55,7 +55,7 @@ def metrics(n: int, bare: bool) -> str:
     out.append(f'{r}_bucket{{le="+Inf"}} {20 * n}')
     out.append(f"{r}_sum {200 * n}")
     out.append(f"{r}_count {20 * n}")
-    for kind, hits, misses in (("query", 80, 20), ("embedding", 30, 70)):
+    for kind, hits, misses in (("results", 80, 20), ("embedding", 30, 70)):
         out.append(f'codeweaver_cache_hits_total{{cache_type="{kind}"}} {hits * n}')
         out.append(f'codeweaver_cache_misses_total{{cache_type="{kind}"}} {misses * n}')
         out.append(f'codeweaver_cache_hit_rate{{cache_type="{kind}"}} {hits / 100}')

@@ -200,19 +200,13 @@ def test_requests_searches_and_logs_through_the_app(env, logs):
     )
     app = create_app(settings, engine, metrics=metrics, mount_mcp=False)
 
-    @app.middleware("http")
-    async def fake_auth(request, call_next):  # what authentication will set
-        if request.headers.get("x-test-tenant"):
-            request.state.tenant_id = request.headers["x-test-tenant"]
-            request.state.user = "alice"
-        return await call_next(request)
-
+    # without authentication (mode none) every caller is the local user in tenant default
     async def scenario():
         async with client_for(app) as c:
             r = await c.post(
                 "/api/v1/search",
                 json={"query": "upload_with_retry", "project": "shop"},
-                headers={"X-Request-ID": "req-abc-123", "x-test-tenant": "acme"},
+                headers={"X-Request-ID": "req-abc-123"},
             )
             assert r.status_code == 200, r.text
             r = await c.post("/api/v1/search", json={"query": "retry the upload"})
@@ -233,10 +227,9 @@ def test_requests_searches_and_logs_through_the_app(env, logs):
             return (await c.get("/metrics")).text
 
     text = asyncio.run(scenario())
-    search = {"method": "POST", "endpoint": "/api/v1/search"}
-    assert value(text, "codeweaver_requests_total", **search, status="200", tenant_id="acme") == 1
-    assert value(text, "codeweaver_requests_total", **search, status="200", tenant_id="none") == 1
-    assert value(text, "codeweaver_requests_total", **search, status="404", tenant_id="none") == 1
+    search = {"method": "POST", "endpoint": "/api/v1/search", "tenant_id": "default"}
+    assert value(text, "codeweaver_requests_total", **search, status="200") == 2
+    assert value(text, "codeweaver_requests_total", **search, status="404") == 1
     assert (
         value(
             text,
@@ -244,7 +237,7 @@ def test_requests_searches_and_logs_through_the_app(env, logs):
             method="GET",
             endpoint="/api/v1/projects/{name}",
             status="200",
-            tenant_id="none",
+            tenant_id="default",
         )
         == 1
     )
@@ -271,18 +264,18 @@ def test_requests_searches_and_logs_through_the_app(env, logs):
     first = logs.find("codeweaver.access", "request")[0]
     assert first["request_id"] == "req-abc-123"
     assert first["route"] == "/api/v1/search" and first["status"] == 200
-    assert first["tenant_id"] == "acme" and first["user"] == "alice"
+    assert first["tenant_id"] == "default" and first["user"] == "local"
     assert first["method"] == "POST" and first["duration_ms"] > 0
     hit = logs.find("codeweaver.search", "search")[0]
-    assert hit["request_id"] == "req-abc-123" and hit["tenant_id"] == "acme"
+    assert hit["request_id"] == "req-abc-123" and hit["tenant_id"] == "default"
     assert hit["query_type"] == "identifier" and hit["project"] == "shop"
     assert hit["result_count"] >= 1 and hit["level"] == "INFO"
     slow = logs.find("codeweaver.search", "slow search")
     assert len(slow) == 2 and slow[0]["level"] == "WARNING"
     assert all(x["level"] == "INFO" for x in logs.find("codeweaver.search", "search"))
     rejected = logs.find("codeweaver.search", "search rejected")
-    assert rejected[0]["error_type"] == "NotFoundError" and rejected[0]["tenant_id"] == "none"
-    assert rejected[0]["user"] == "anonymous" and rejected[0]["level"] == "INFO"
+    assert rejected[0]["error_type"] == "NotFoundError" and rejected[0]["tenant_id"] == "default"
+    assert rejected[0]["user"] == "local" and rejected[0]["level"] == "INFO"
 
 
 def test_slow_request_warning_and_disabled_metrics(env, logs):
@@ -413,7 +406,7 @@ def test_metrics_on_a_separate_port(env):
 
     text = asyncio.run(scenario())
     assert value(text, "codeweaver_service_info", version="9.9.9") == 1
-    live = {"method": "GET", "endpoint": "/health/live", "status": "200", "tenant_id": "none"}
+    live = {"method": "GET", "endpoint": "/health/live", "status": "200", "tenant_id": "default"}
     assert value(text, "codeweaver_requests_total", **live) == 1
     with pytest.raises(httpx.TransportError):  # closed with the app
         httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)

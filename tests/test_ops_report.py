@@ -81,7 +81,7 @@ def check_known_figures(rep: dict) -> None:
     assert by_ep["/health"] == 0.0
     assert search["p95_ms"] == pytest.approx(500.0, rel=1e-3)
     assert search["avg_results"] == pytest.approx(10.0, rel=1e-3)
-    assert rep["cache"]["query"]["hit_rate"] == pytest.approx(0.8, rel=1e-3)
+    assert rep["cache"]["results"]["hit_rate"] == pytest.approx(0.8, rel=1e-3)
     assert rep["cache"]["embedding"]["hit_rate"] == pytest.approx(0.3, rel=1e-3)
     assert rep["cache"]["embedding"]["size_bytes"] == 8 * MIB
     assert rep["memory_bytes"] == {"api": 500 * MIB, "embedder": 300 * MIB}
@@ -89,7 +89,7 @@ def check_known_figures(rep: dict) -> None:
     recs = " ".join(rep["recommendations"])
     assert "embedding cache hit rate 30.0 %" in recs
     assert "error rate 1.33 %" in recs and "/api/v1/search" in recs
-    assert "query cache" not in recs
+    assert "results cache" not in recs
 
 
 def test_report_from_prometheus(prometheus):

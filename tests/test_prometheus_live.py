@@ -292,7 +292,7 @@ def test_prometheus_scrapes_counts_quantiles_and_fires_alerts(stack):
     }
     access = next(x for x in mine if x["logger"] == "codeweaver.access")
     assert access["route"] == "/api/v1/search" and access["status"] == 200
-    assert access["tenant_id"] == "none" and access["user"] == "anonymous"
+    assert access["tenant_id"] == "default" and access["user"] == "local"  # auth mode none
     search = next(x for x in mine if x["logger"] == "codeweaver.search")
     assert search["query_type"] == "identifier" and search["project"] == "svc"
     assert search["result_count"] >= 1 and search["duration_ms"] > 0

@@ -255,17 +255,19 @@ class Engine:
         *,
         use_cwd: bool = True,
         tenants: Tenants = None,
+        tenant: str | None = None,
     ) -> SearchResult:
         """Search one project the caller (limited to ``tenants``) may see. Finished
-        results are cached under the project's tenant (with the configured fusion only)
-        until the project is re-indexed or the TTL passes. Listeners hear of every
-        search, answered or failed."""
+        results are cached under ``tenant`` (default: the project's own tenant; with the
+        configured fusion only) until the project is re-indexed or the TTL passes.
+        Listeners hear of every search, answered or failed."""
         started = time.perf_counter()
         name = project or ""
         try:
             project_obj = self.resolve_project(project, use_cwd=use_cwd, tenants=tenants)
             name = project_obj.name
-            result = self._search(request, project_obj, params, project_obj.tenant, record=True)
+            key_tenant = tenant or project_obj.tenant
+            result = self._search(request, project_obj, params, key_tenant, record=True)
         except Exception as exc:
             if self.search_listeners:
                 event = SearchEvent(

@@ -91,11 +91,12 @@ def health_ready(request: Request) -> JSONResponse:
 def search(request: Request, body: SearchBody) -> dict[str, Any]:
     engine = _engine(request)
     tenants = tenants_of(request)
-    project = engine.resolve_project(body.project, use_cwd=False, tenants=tenants)
     req = SearchRequest(
         body.query, limit=body.limit, language=body.language, path=body.path, kind=body.kind
     )
-    result = engine.search(req, project.name, tenants=tenants)
+    # search first: a refused search (unknown project) is still seen by the listeners
+    result = engine.search(req, body.project, use_cwd=False, tenants=tenants)
+    project = engine.resolve_project(body.project, use_cwd=False, tenants=tenants)
     audit_access(request, project.name, "search", results=len(result.hits))
     return {
         "project": project.name,
