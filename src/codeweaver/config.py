@@ -22,6 +22,7 @@ from pydantic_settings import (
 from codeweaver.errors import ConfigError
 
 __all__ = [
+    "BackupSettings",
     "ChunkingSettings",
     "EmbeddingSettings",
     "IndexSettings",
@@ -92,6 +93,25 @@ class SearchSettings(_Section):
     max_query_chars: int = Field(2000, ge=1, description="Longest accepted query.")
 
 
+class BackupSettings(_Section):
+    dest: str | None = Field(
+        None, description="Backup destination URI (file:///path or s3://bucket/prefix)."
+    )
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint URL.")
+    s3_region: str | None = Field(None, description="S3 region.")
+    s3_access_key_id: str | None = Field(None, description="S3 access key id.")
+    s3_secret_access_key: str | None = Field(None, description="S3 secret access key.")
+    interval_hours: float = Field(
+        0.0, ge=0, description="Scheduled backups in serve every N hours (0: off)."
+    )
+    keep_days: int = Field(30, ge=0, description="Prune backups older than this many days.")
+    keep_last: int = Field(0, ge=0, description="Always keep this many newest backups.")
+    probe_queries: int = Field(5, ge=0, le=50, description="Probe searches recorded per project.")
+    lock_timeout: float = Field(
+        600.0, gt=0, description="Seconds to wait for a project's writer lock."
+    )
+
+
 class Settings(BaseSettings):
     """All of CodeWeaver's settings."""
 
@@ -114,6 +134,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)  # type: ignore[arg-type]
     qdrant: QdrantSettings = Field(default_factory=QdrantSettings)  # type: ignore[arg-type]
     search: SearchSettings = Field(default_factory=SearchSettings)  # type: ignore[arg-type]
+    backup: BackupSettings = Field(default_factory=BackupSettings)  # type: ignore[arg-type]
 
     @field_validator("home", mode="after")
     @classmethod

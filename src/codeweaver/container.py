@@ -9,10 +9,17 @@ from codeweaver.engine import Engine, StoreFactory
 from codeweaver.errors import ConfigError
 from codeweaver.index.pipeline import IndexOptions
 from codeweaver.index.projects import Project, ProjectRegistry
+from codeweaver.ops.backup import BackupService
 from codeweaver.search.service import FusionParams, SearchService
 from codeweaver.types import Embedder, VectorStore
 
-__all__ = ["build_embedder", "build_engine", "build_store_factory", "chunk_options"]
+__all__ = [
+    "build_backup_service",
+    "build_embedder",
+    "build_engine",
+    "build_store_factory",
+    "chunk_options",
+]
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -101,3 +108,22 @@ def build_engine(settings: Settings, embedder: Embedder | None = None) -> Engine
         searcher=SearchService(emb, sparse, params),
         index_options=options,
     )
+
+
+def build_backup_service(settings: Settings) -> BackupService:
+    """Backups of this data directory: projects, their writer locks, the version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from codeweaver.index.lock import writer_lock
+    from codeweaver.ops.backup import BackupContext, BackupService, ProjectRef
+
+    registry = ProjectRegistry(settings.home)
+
+    def projects() -> list[ProjectRef]:
+        return [ProjectRef(p.name, p.folder) for p in registry.list()]
+
+    try:
+        running = version("codeweaver")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        running = "0"
+    return BackupService(BackupContext(settings, projects, writer_lock, running))

@@ -9,7 +9,8 @@
     ├── NotFoundError               unknown project / file / job
     ├── IndexingError               a pipeline step failed (carries what was done)
     ├── StoreError                  the vector store failed (adapters translate to this)
-    └── EmbeddingError              the embedder / model failed (adapters translate to this)
+    ├── EmbeddingError              the embedder / model failed (adapters translate to this)
+    └── BackupError                 a backup, verification or restore step failed
 
 Edges map these to exit codes / HTTP statuses in exactly one place each.
 """
@@ -17,6 +18,7 @@ Edges map these to exit codes / HTTP statuses in exactly one place each.
 from __future__ import annotations
 
 __all__ = [
+    "BackupError",
     "CodeWeaverError",
     "ConfigError",
     "EmbeddingError",
@@ -65,3 +67,7 @@ class StoreError(CodeWeaverError):
 
 class EmbeddingError(CodeWeaverError):
     """The embedding model or provider failed."""
+
+
+class BackupError(CodeWeaverError):
+    """A backup, its verification, its destination or a restore step failed."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.routing import Mount
 
+from codeweaver.api.backups import start_scheduler
 from codeweaver.api.errors import install_error_handlers
 from codeweaver.api.middleware import RequestContextMiddleware
 from codeweaver.api.routes import ROUTES
@@ -66,6 +67,7 @@ def create_app(
         watchers = [Watcher(eng, root) for root in watch]
         for watcher in watchers:
             watcher.start()
+        scheduler = start_scheduler(settings)
         try:
             if mount_mcp:
                 mcp_app = streamable_http_app(eng)
@@ -75,6 +77,8 @@ def create_app(
             else:
                 yield
         finally:
+            if scheduler is not None:
+                await asyncio.to_thread(scheduler.stop, JOB_JOIN_TIMEOUT)
             for watcher in watchers:
                 await asyncio.to_thread(watcher.stop)
             app.state.engine = None

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from codeweaver.api import backups as b
 from codeweaver.api import handlers as h
 
 __all__ = ["ROUTES", "Route"]
@@ -46,5 +47,13 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/projects/{name}/files",
         h.project_file,
         "A line range of an indexed file.",
+    ),
+    Route("POST", "/api/v1/admin/backups", b.create_backup, "Back up now (and verify).", 201),
+    Route("GET", "/api/v1/admin/backups", b.list_backups, "List backups, newest first."),
+    Route(
+        "POST",
+        "/api/v1/admin/backups/{backup_id}/verify",
+        b.verify_backup,
+        "Download a backup and check every checksum.",
     ),
 )

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from codeweaver.cli import mcp_cmd, render, serve, watch_cmd
+from codeweaver.cli import backup_cmd, mcp_cmd, render, serve, watch_cmd
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import close_engine, engine_from, settings_from
@@ -29,6 +29,7 @@ app = typer.Typer(
 )
 projects_app = typer.Typer(help="List or remove indexed projects.", no_args_is_help=False)
 app.add_typer(projects_app, name="projects")
+backup_cmd.register(app)
 mcp_cmd.register(app)
 serve.register(app)
 watch_cmd.register(app)
