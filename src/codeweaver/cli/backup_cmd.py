@@ -77,7 +77,7 @@ def create(
         f"{out['points']} points, {out['size_mb']} MB in {out['seconds']}s → "
         f"{out['destination']}",
     )
-    for note in out["notes"]:
+    for note in [] if json_out else out["notes"]:
         render.info(f"note: {note}")
     if check is not None and not check["ok"]:
         for problem in check["problems"]:

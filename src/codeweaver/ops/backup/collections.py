@@ -30,6 +30,7 @@ __all__ = [
     "check_project",
     "copy_sqlite",
     "hold_writer_lock",
+    "same_results",
     "snapshot_project",
 ]
 
@@ -116,10 +117,27 @@ def _record_probes(shard: Path, count: int) -> list[dict[str, Any]]:
     store = EdgeStore(shard)
     try:
         for probe in probes:
-            probe["top"] = [h.id for h in store.search(_probe_query(probe))]
+            probe["top"] = [[h.id, h.score] for h in store.search(_probe_query(probe))]
     finally:
         store.close()
     return probes
+
+
+def same_results(expected: list[tuple[str, float]], got: list[tuple[str, float]]) -> bool:
+    """Equal top results, up to the order of equal scores: the same scores, and the same
+    ids for every score except the lowest (whose ties the limit may cut anywhere)."""
+
+    def groups(rows: list[tuple[str, float]]) -> dict[float, set[str]]:
+        out: dict[float, set[str]] = {}
+        for point, score in rows:
+            out.setdefault(round(score, 5), set()).add(point)
+        return out
+
+    want, have = groups(expected), groups(got)
+    if {k: len(v) for k, v in want.items()} != {k: len(v) for k, v in have.items()}:
+        return False
+    lowest = min(want, default=0.0)
+    return all(have[k] == ids for k, ids in want.items() if k != lowest)
 
 
 def _count(shard: Path) -> int:
@@ -183,8 +201,8 @@ def check_project(folder: Path, info: CollectionInfo) -> dict[str, Any]:
         store = EdgeStore(folder / "shard")
         try:
             for probe in probes:
-                got = [h.id for h in store.search(_probe_query(probe))]
-                if got == probe["top"]:
+                got = [(h.id, h.score) for h in store.search(_probe_query(probe))]
+                if same_results([(str(i), float(s)) for i, s in probe["top"]], got):
                     matched += 1
                 else:
                     problems.append(

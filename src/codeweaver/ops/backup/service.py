@@ -46,7 +46,8 @@ class BackupService:
         """Back up, then (by default) verify the uploaded copy end to end."""
         target = self.destination(dest)
         with exclusive(self._ctx.home / ".backup-work" / "create.lock", "backup"):
-            rollback_interrupted(self._ctx.home)
+            with exclusive(self._ctx.home / ".restore" / "lock", "restore"):
+                rollback_interrupted(self._ctx.home)
             for stale in self._work(".").iterdir():  # left by a killed run
                 if stale.is_dir() and not stale.name.startswith("verify-"):
                     shutil.rmtree(stale, ignore_errors=True)
@@ -130,7 +131,11 @@ class BackupService:
     ) -> dict[str, Any]:
         validate_backup_id(backup_id)
         target = self.destination(dest)
-        with exclusive(self._ctx.home / ".restore" / "restore.lock", "restore"):
+        with exclusive(self._ctx.home / ".restore" / "lock", "restore"):
+            rollback_interrupted(self._ctx.home)
+            for stale in (self._ctx.home / ".restore").iterdir():  # left by a killed run
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
             return restore_backup(
                 self._ctx,
                 target,
