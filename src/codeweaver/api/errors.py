@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from codeweaver.errors import (
+    BackupError,
     CodeWeaverError,
     ConfigError,
     EmbeddingError,
@@ -49,7 +50,7 @@ def status_for(exc: CodeWeaverError) -> tuple[int, str]:
         return 422, "invalid_input"
     if isinstance(exc, IndexingError):
         return 409, "indexing_failed"
-    if isinstance(exc, StoreError | EmbeddingError):
+    if isinstance(exc, StoreError | EmbeddingError | BackupError):
         return 503, "unavailable"
     if isinstance(exc, ConfigError):
         return 500, "config_error"
