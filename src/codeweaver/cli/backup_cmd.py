@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 import typer
@@ -63,7 +64,11 @@ def create(
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Back up every project (or one), the identity store and the settings."""
+    """Back up every project (or one), the identity store and the settings.
+
+    Runs at lower CPU priority (nice 10), so a server on the same machine keeps answering.
+    """
+    os.nice(10)
     service = build_backup_service(settings_from(config))
     out = service.create(
         dest, components=_components(components), project=project, verify=not no_verify

@@ -1,4 +1,5 @@
-"""Scheduled backups inside ``serve``: every ``interval`` seconds back up, verify, prune."""
+"""Scheduled backups inside ``serve``: every ``interval`` seconds run one backup job
+(back up, verify, prune; the caller decides how, e.g. in a child process)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 from codeweaver.errors import CodeWeaverError
-from codeweaver.ops.backup.service import BackupService
 
 __all__ = ["BackupScheduler"]
 
@@ -20,14 +20,14 @@ class BackupScheduler:
 
     def __init__(
         self,
-        service: BackupService,
+        job: Callable[[], dict[str, Any]],
         interval: float,
         *,
         on_result: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
-        self._service = service
+        self._job = job
         self._interval = interval
         self._on_result = on_result
         self._stop = threading.Event()
@@ -46,9 +46,7 @@ class BackupScheduler:
     def run_once(self) -> dict[str, Any]:
         result: dict[str, Any] = {}
         try:
-            result["backup"] = self._service.create()
-            result["prune"] = self._service.prune()
-            result["ok"] = bool(result["backup"].get("verification", {}).get("ok"))
+            result = self._job()
         except CodeWeaverError as exc:
             result["ok"] = False
             result["error"] = str(exc)
