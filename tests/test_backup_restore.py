@@ -202,3 +202,38 @@ def test_unknown_backup_and_project_are_clear_errors(home):
     assert res.returncode == 2 and "unknown project" in res.stderr
     res = run(["backup", "create", "--dest", "ftp://x/y"], env)
     assert res.returncode == 2 and "invalid backup destination" in res.stderr
+
+
+def test_identity_store_round_trip_ignores_the_live_wal(tmp_path):
+    import sqlite3
+
+    from codeweaver.config import Settings
+    from codeweaver.container import build_backup_service
+
+    home = tmp_path / "home"
+    home.mkdir()
+    settings = Settings(home=home, backup={"dest": (tmp_path / "vault").as_uri()})
+    db = home / "identity.db"
+    live = sqlite3.connect(db)
+    live.execute("PRAGMA journal_mode=WAL")
+    live.execute("PRAGMA wal_autocheckpoint=0")
+    live.execute("CREATE TABLE users (name TEXT)")
+    live.execute("INSERT INTO users VALUES ('ada')")
+    live.commit()
+    service = build_backup_service(settings)
+    made = service.create(components=["identity"])
+    assert made["verification"]["ok"] and made["components"] == ["identity"]
+    live.execute("INSERT INTO users VALUES ('mallory')")
+    live.commit()
+    wal = (home / "identity.db-wal").read_bytes()
+    assert wal
+    live.close()
+    # a crashed server leaves its -wal behind, holding 'mallory'
+    (home / "identity.db-wal").write_bytes(wal)
+    report = service.restore(made["backup_id"], components=["identity"])
+    assert report["ok"], report["problems"]
+    assert report["components_restored"] == ["identity"]
+    with sqlite3.connect(db) as conn:
+        assert [r[0] for r in conn.execute("SELECT name FROM users")] == ["ada"]
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()

@@ -117,15 +117,19 @@ def _plan(
             )
         )
     if "identity" in components and (data / "identity" / IDENTITY_DB).is_file():
-        live = ctx.home / IDENTITY_DB
-        swaps.append(
-            Swap(
-                live=str(live),
-                new=str(data / "identity" / IDENTITY_DB),
-                old=str(work / "previous" / IDENTITY_DB),
-                existed=live.exists(),
+        # the live database's -wal/-shm must not be replayed onto the restored file
+        for suffix in ("", "-wal", "-shm"):
+            live = ctx.home / f"{IDENTITY_DB}{suffix}"
+            if suffix and not live.exists():
+                continue
+            swaps.append(
+                Swap(
+                    live=str(live),
+                    new=str(data / "identity" / f"{IDENTITY_DB}{suffix}"),
+                    old=str(work / "previous" / f"{IDENTITY_DB}{suffix}"),
+                    existed=live.exists(),
+                )
             )
-        )
     return swaps
 
 
@@ -186,7 +190,7 @@ def restore_backup(
             swaps = _plan(ctx, fetched.data, work, infos, chosen)
             swap_in(ctx.home, swaps, work)
             entry["items"] = [s.live for s in swaps]
-        if any(s.live.endswith(IDENTITY_DB) for s in swaps):
+        if any(s.live.endswith(f"/{IDENTITY_DB}") for s in swaps):
             done.append("identity")
         report["components_restored"] = done
         report["ok"] = True

@@ -22,6 +22,9 @@ __all__ = ["Swap", "journal_path", "rollback_interrupted", "swap_in"]
 
 @dataclass(frozen=True, slots=True)
 class Swap:
+    """Move ``live`` to ``old`` (if it ``existed``), then ``new`` to ``live`` (if ``new``
+    exists: a swap without a new file only parks the live one, e.g. a SQLite ``-wal``)."""
+
     live: str
     new: str
     old: str
@@ -106,7 +109,8 @@ def swap_in(home: Path, swaps: list[Swap], work: Path) -> None:
             if swap.existed:
                 old.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(live, old)
-            os.rename(new, live)
+            if new.exists():
+                os.rename(new, live)
     except OSError as exc:
         rollback_interrupted(home)
         raise BackupError(f"could not swap the restored data in (rolled back): {exc}") from exc
