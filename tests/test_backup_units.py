@@ -260,3 +260,17 @@ def test_probe_comparison_tolerates_only_tie_order():
     assert not same_results(a, [("x", 0.9), ("y", 0.5), ("q", 0.5), ("w", 0.1), ("v", 0.1)])
     assert not same_results(a, [("x", 0.8), ("y", 0.5), ("z", 0.5), ("w", 0.1), ("v", 0.1)])
     assert not same_results(a, a[:4])
+
+
+def test_extraction_keeps_zero_runs_sparse(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    data = os.urandom(1000) + bytes(8 << 20) + os.urandom(1000) + bytes(70_000)
+    (src / "sparse.bin").write_bytes(data)
+    files = list_files(src)
+    pack(src, files, tmp_path / "a.tar.gz")
+    names = extract_safely(tmp_path / "a.tar.gz", tmp_path / "out")
+    assert check_files(tmp_path / "out", files, names) == []
+    restored = tmp_path / "out" / "sparse.bin"
+    assert restored.read_bytes() == data
+    assert restored.stat().st_blocks * 512 < 2 << 20  # the 8 MiB of zeros are holes

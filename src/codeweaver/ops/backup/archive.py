@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tarfile
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from codeweaver.errors import InputError
 from codeweaver.ops.backup.manifest import FileEntry, sha256_file
@@ -51,6 +52,19 @@ def _safe_name(name: str) -> str:
     return pure.as_posix()
 
 
+_BLOCK = 1 << 16
+
+
+def _copy_sparse(src: IO[bytes], out: IO[bytes]) -> None:
+    """Copy, leaving holes for all-zero blocks (shard files are sparse on disk)."""
+    while block := src.read(_BLOCK):
+        if block.count(0) == len(block):
+            out.seek(len(block), os.SEEK_CUR)
+        else:
+            out.write(block)
+    out.truncate()
+
+
 def extract_safely(archive: Path, target: Path) -> list[str]:
     """Extract ``archive`` into the empty or new folder ``target``; return the file names."""
     try:
@@ -75,8 +89,7 @@ def extract_safely(archive: Path, target: Path) -> list[str]:
                 if src is None:  # pragma: no cover - isfile() members always have data
                     raise InputError(f"unreadable member in backup archive: {m.name!r}")
                 with src, dest.open("xb") as out:
-                    while block := src.read(1 << 20):
-                        out.write(block)
+                    _copy_sparse(src, out)
                 names.append(_safe_name(m.name))
             return names
     except (tarfile.TarError, EOFError, OSError) as exc:
