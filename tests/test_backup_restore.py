@@ -61,6 +61,8 @@ def test_round_trip_after_losing_the_data_dir(golden, home):
     assert res.returncode == 0, res.stdout + res.stderr
     report = json.loads(res.stdout)
     assert report["ok"] and report["projects"][0]["probes_matched"] == 5
+    assert report["live_checks"][0]["probes_matched"] == 5
+    assert not (home / "projects" / "proj" / "probes.json").exists()
     assert set(report["components_restored"]) == {"collections", "manifests", "settings"}
     saved = json.loads(Path(report["report_path"]).read_text())
     assert saved["recovery_id"] == report["recovery_id"] and saved["backup_id"] == made["backup_id"]

@@ -274,3 +274,17 @@ def test_extraction_keeps_zero_runs_sparse(tmp_path):
     restored = tmp_path / "out" / "sparse.bin"
     assert restored.read_bytes() == data
     assert restored.stat().st_blocks * 512 < 2 << 20  # the 8 MiB of zeros are holes
+
+
+def test_a_failed_check_after_the_swap_rolls_back(tmp_path):
+    home, work, swaps = _swap_setup(tmp_path)
+    before = _tree(home)
+    seen = []
+
+    def check():
+        seen.append(_tree(home)["projects/a/data"])
+        return ["probe returned other results"]
+
+    with pytest.raises(BackupError, match="failed its check"):
+        swap_in(home, swaps, work, check)
+    assert seen == ["new a"] and _tree(home) == before

@@ -107,7 +107,6 @@ def _plan(
     swaps: list[Swap] = []
     for info in infos:
         live = ctx.home / "projects" / info.project
-        (data / "projects" / info.project / "probes.json").unlink(missing_ok=True)
         swaps.append(
             Swap(
                 live=str(live),
@@ -188,7 +187,15 @@ def restore_backup(
         with steps.step("swap in") as entry:
             _check_not_locked(ctx, infos)
             swaps = _plan(ctx, fetched.data, work, infos, chosen)
-            swap_in(ctx.home, swaps, work)
+
+            def check_live() -> list[str]:
+                live = [check_project(ctx.home / "projects" / i.project, i) for i in infos]
+                report["live_checks"] = live
+                return [p for c in live for p in c["problems"]]
+
+            swap_in(ctx.home, swaps, work, check_live)
+            for info in infos:
+                (ctx.home / "projects" / info.project / "probes.json").unlink(missing_ok=True)
             entry["items"] = [s.live for s in swaps]
         if any(s.live.endswith(f"/{IDENTITY_DB}") for s in swaps):
             done.append("identity")

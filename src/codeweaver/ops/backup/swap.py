@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -98,8 +99,16 @@ def rollback_interrupted(home: Path) -> list[str]:
     return done
 
 
-def swap_in(home: Path, swaps: list[Swap], work: Path) -> None:
-    """Move every ``new`` to ``live``, parking the previous data; all or nothing."""
+def swap_in(
+    home: Path,
+    swaps: list[Swap],
+    work: Path,
+    check: Callable[[], list[str]] | None = None,
+) -> None:
+    """Move every ``new`` to ``live``, parking the previous data; all or nothing.
+
+    ``check`` runs once everything is in place; any problem it returns rolls it all back.
+    """
     path = journal_path(home)
     _write_journal(path, "swapping", swaps, work)
     try:
@@ -114,5 +123,9 @@ def swap_in(home: Path, swaps: list[Swap], work: Path) -> None:
     except OSError as exc:
         rollback_interrupted(home)
         raise BackupError(f"could not swap the restored data in (rolled back): {exc}") from exc
+    problems = check() if check is not None else []
+    if problems:
+        rollback_interrupted(home)
+        raise BackupError(f"the swapped-in data failed its check (rolled back): {problems[0]}")
     _write_journal(path, "done", swaps, work)
     rollback_interrupted(home)  # state done: only cleans up the parked data
