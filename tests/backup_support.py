@@ -60,13 +60,17 @@ class Results:
 
 
 def search_ids(env: dict[str, str], project: str = "proj") -> Results:
+    """Every query of ``QUERIES`` in one process (``search --batch``)."""
+    batch = Path(env["CODEWEAVER_HOME"]).parent / "queries.txt"
+    batch.write_text("\n".join(QUERIES) + "\n")
+    res = run(["search", "--batch", str(batch), "-p", project, "--json", "-n", "10"], env)
+    assert res.returncode == 0, res.stderr
     out = []
-    for q in QUERIES:
-        res = run(["search", q, "-p", project, "--json", "-n", "10"], env)
-        assert res.returncode == 0, res.stderr
-        hits = json.loads(res.stdout)["results"]
+    for line in res.stdout.splitlines():
+        hits = json.loads(line)["results"]
         out.append([(f"{r['path']}:{r['start_line']}", float(r["score"])) for r in hits])
-        assert out[-1], f"no results for {q!r}"
+        assert out[-1], "no results"
+    assert len(out) == len(QUERIES)
     return Results(out)
 
 

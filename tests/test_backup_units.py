@@ -288,3 +288,18 @@ def test_a_failed_check_after_the_swap_rolls_back(tmp_path):
     with pytest.raises(BackupError, match="failed its check"):
         swap_in(home, swaps, work, check)
     assert seen == ["new a"] and _tree(home) == before
+
+
+def test_server_mode_collections_are_refused_clearly(tmp_path):
+    from codeweaver.container import build_backup_service
+
+    settings = Settings(
+        home=tmp_path / "home",
+        qdrant={"mode": "server", "url": "http://127.0.0.1:9"},
+        backup={"dest": (tmp_path / "vault").as_uri()},
+    )
+    service = build_backup_service(settings)
+    with pytest.raises(BackupError, match="Qdrant server collections are not supported"):
+        service.create()
+    made = service.create(components=["settings"])  # the rest still works
+    assert made["verification"]["ok"] and made["components"] == ["settings"]
