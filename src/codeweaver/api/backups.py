@@ -2,15 +2,14 @@
 
 Backups over HTTP always go to the configured destination (``backup.dest``): a client
 cannot choose where the server writes. A backup made by the server runs in a child
-process at lower CPU priority, so its hashing, compression and shard reads neither hold
-this process's GIL nor compete with searches for a core on equal terms.
+process at background CPU priority (``SCHED_IDLE``), so its hashing, compression and
+shard reads neither hold this process's GIL nor take CPU time searches want.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Annotated, Any
 
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from codeweaver.config import Settings
 from codeweaver.container import build_backup_service
 from codeweaver.ops.backup import BackupScheduler, BackupService
+from codeweaver.ops.backup.priority import run_in_background_priority
 
 __all__ = [
     "BackupBody",
@@ -55,8 +55,8 @@ def _service(request: Request) -> BackupService:
     return service
 
 
-def _create_niced(settings: Settings, kwargs: dict[str, Any]) -> dict[str, Any]:
-    os.nice(10)
+def _create_in_background(settings: Settings, kwargs: dict[str, Any]) -> dict[str, Any]:
+    run_in_background_priority()
     return build_backup_service(settings).create(**kwargs)
 
 
@@ -64,7 +64,7 @@ def create_in_child(settings: Settings, **kwargs: Any) -> dict[str, Any]:
     """``BackupService.create`` in a fresh child process; its errors are raised here."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(_create_niced, settings, kwargs).result()
+        return pool.submit(_create_in_background, settings, kwargs).result()
 
 
 def create_backup(request: Request, body: BackupBody | None = None) -> JSONResponse:

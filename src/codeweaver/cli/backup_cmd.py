@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +11,7 @@ from codeweaver.cli.errors import EXIT_FAILURE, guarded
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import settings_from
 from codeweaver.container import build_backup_service
+from codeweaver.ops.backup.priority import run_in_background_priority
 
 __all__ = ["register"]
 
@@ -66,9 +66,10 @@ def create(
 ) -> None:
     """Back up every project (or one), the identity store and the settings.
 
-    Runs at lower CPU priority (nice 10), so a server on the same machine keeps answering.
+    Runs at background CPU priority (only idle CPU time), so a server on the same machine
+    keeps answering at full speed.
     """
-    os.nice(10)
+    run_in_background_priority()
     service = build_backup_service(settings_from(config))
     out = service.create(
         dest, components=_components(components), project=project, verify=not no_verify
