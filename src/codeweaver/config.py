@@ -23,6 +23,7 @@ from codeweaver.errors import ConfigError
 
 __all__ = [
     "AuthSettings",
+    "BackupSettings",
     "CacheSettings",
     "ChunkingSettings",
     "DatabaseSettings",
@@ -336,6 +337,25 @@ class DatabaseSettings(_Section):
     )
 
 
+class BackupSettings(_Section):
+    dest: str | None = Field(
+        None, description="Backup destination URI (file:///path or s3://bucket/prefix)."
+    )
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint URL.")
+    s3_region: str | None = Field(None, description="S3 region.")
+    s3_access_key_id: str | None = Field(None, description="S3 access key id.")
+    s3_secret_access_key: str | None = Field(None, description="S3 secret access key.")
+    interval_hours: float = Field(
+        0.0, ge=0, description="Scheduled backups in serve every N hours (0: off)."
+    )
+    keep_days: int = Field(30, ge=0, description="Prune backups older than this many days.")
+    keep_last: int = Field(0, ge=0, description="Always keep this many newest backups.")
+    probe_queries: int = Field(5, ge=0, le=50, description="Probe searches recorded per project.")
+    lock_timeout: float = Field(
+        600.0, gt=0, description="Seconds to wait for a project's writer lock."
+    )
+
+
 class Settings(BaseSettings):
     """All of CodeWeaver's settings."""
 
@@ -364,6 +384,7 @@ class Settings(BaseSettings):
     cache: CacheSettings = Field(default_factory=CacheSettings)  # type: ignore[arg-type]
     auth: AuthSettings = Field(default_factory=AuthSettings)  # type: ignore[arg-type]
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)  # type: ignore[arg-type]
+    backup: BackupSettings = Field(default_factory=BackupSettings)  # type: ignore[arg-type]
 
     @field_validator("home", mode="after")
     @classmethod

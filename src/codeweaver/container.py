@@ -11,6 +11,7 @@ from codeweaver.engine import Engine, StoreFactory
 from codeweaver.errors import ConfigError
 from codeweaver.index.pipeline import IndexOptions
 from codeweaver.index.projects import Project, ProjectRegistry
+from codeweaver.ops.backup import BackupService
 from codeweaver.ops.instrumented import InstrumentedEmbedder, InstrumentedStore
 from codeweaver.ops.metrics import Metrics
 from codeweaver.search.cache_set import CacheSet
@@ -20,6 +21,7 @@ from codeweaver.search.service import FusionParams, SearchService
 from codeweaver.types import Cache, Embedder, VectorStore
 
 __all__ = [
+    "build_backup_service",
     "build_caches",
     "build_embedder",
     "build_engine",
@@ -198,3 +200,22 @@ def index_options(settings: Settings, embedder: Embedder) -> IndexOptions:
         count_tokens=counter,
         embed_wait_seconds=wait,
     )
+
+
+def build_backup_service(settings: Settings) -> BackupService:
+    """Backups of this data directory: projects, their writer locks, the version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from codeweaver.index.lock import writer_lock
+    from codeweaver.ops.backup import BackupContext, BackupService, ProjectRef
+
+    registry = ProjectRegistry(settings.home)
+
+    def projects() -> list[ProjectRef]:
+        return [ProjectRef(p.name, p.folder) for p in registry.list()]
+
+    try:
+        running = version("codeweaver")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        running = "0"
+    return BackupService(BackupContext(settings, projects, writer_lock, running))

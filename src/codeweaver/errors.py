@@ -13,7 +13,8 @@
     ├── EmbeddingError              the embedder / model failed (adapters translate to this)
     ├── AuthenticationError         missing, invalid or expired credentials
     ├── PermissionDeniedError       authenticated, but the role lacks the permission
-    └── RateLimitedError            too many requests (carries retry_after seconds)
+    ├── RateLimitedError            too many requests (carries retry_after seconds)
+    └── BackupError                 a backup, verification or restore step failed
 
 Edges map these to exit codes / HTTP statuses in exactly one place each.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "BackupError",
     "CodeWeaverError",
     "ConfigError",
     "EmbeddingError",
@@ -93,3 +95,7 @@ class RateLimitedError(CodeWeaverError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class BackupError(CodeWeaverError):
+    """A backup, its verification, its destination or a restore step failed."""

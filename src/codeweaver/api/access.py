@@ -9,7 +9,14 @@ from fastapi import Request
 
 from codeweaver.ops.auth import LOCAL, AuditLog, Principal
 
-__all__ = ["audit_access", "audit_denied", "audit_of", "principal_of", "tenants_of"]
+__all__ = [
+    "audit_access",
+    "audit_admin",
+    "audit_denied",
+    "audit_of",
+    "principal_of",
+    "tenants_of",
+]
 
 
 def principal_of(request: Request) -> Principal:
@@ -46,6 +53,13 @@ def _emit(request: Request, event: str, outcome: str, reason: str | None, **extr
 def audit_access(request: Request, project: str, action: str, **extra: Any) -> None:
     """``data.access``: who searched or read what project."""
     _emit(request, "data.access", "success", None, project=project, action=action, **extra)
+
+
+def audit_admin(
+    request: Request, action: str, outcome: str = "success", reason: str | None = None, **extra: Any
+) -> None:
+    """``admin.<action>``: backups and other administrative changes made over HTTP."""
+    _emit(request, f"admin.{action}", outcome, reason, **extra)
 
 
 def audit_denied(request: Request, reason: str) -> None:

@@ -21,6 +21,7 @@ from codeweaver.api.auth_middleware import (
     SecurityHeadersMiddleware,
     compile_table,
 )
+from codeweaver.api.backups import start_scheduler
 from codeweaver.api.errors import install_error_handlers
 from codeweaver.api.health import Status, register_health_check
 from codeweaver.api.middleware import RequestContextMiddleware
@@ -122,6 +123,7 @@ def create_app(
         watchers = [Watcher(eng, root) for root in watch]
         for watcher in watchers:
             watcher.start()
+        scheduler = start_scheduler(settings)
         try:
             with observing(app, eng, telemetry, obs.metrics_port, metrics_host):
                 if mount_mcp:
@@ -132,6 +134,8 @@ def create_app(
                 else:
                     yield
         finally:
+            if scheduler is not None:
+                await asyncio.to_thread(scheduler.stop, JOB_JOIN_TIMEOUT)
             for watcher in watchers:
                 await asyncio.to_thread(watcher.stop)
             app.state.engine = None

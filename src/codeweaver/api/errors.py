@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from codeweaver.api.access import audit_denied
 from codeweaver.errors import (
     AuthenticationError,
+    BackupError,
     CodeWeaverError,
     ConfigError,
     EmbeddingError,
@@ -62,7 +63,7 @@ def status_for(exc: CodeWeaverError) -> tuple[int, str]:
         return 422, "invalid_input"
     if isinstance(exc, IndexingError):
         return 409, "indexing_failed"
-    if isinstance(exc, StoreError | EmbeddingError):
+    if isinstance(exc, StoreError | EmbeddingError | BackupError):
         return 503, "unavailable"
     if isinstance(exc, ConfigError):
         return 500, "config_error"

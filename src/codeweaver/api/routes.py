@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from codeweaver.api import auth_handlers as ah
+from codeweaver.api import backups as b
 from codeweaver.api import handlers as h
 from codeweaver.api import observability as obs
 from codeweaver.ops.auth.rbac import (
     AUTHENTICATED,
+    BACKUP_READ,
+    BACKUP_WRITE,
     CACHE_READ,
     CODE_READ,
     DEBUG_READ,
@@ -163,5 +166,27 @@ ROUTES: tuple[Route, ...] = (
         obs.debug_memory,
         "Memory diagnostics: RSS, tracemalloc top allocations, cache and index sizes.",
         permission=DEBUG_READ,
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/backups",
+        b.create_backup,
+        "Back up now (and verify).",
+        201,
+        permission=BACKUP_WRITE,
+    ),
+    Route(
+        "GET",
+        "/api/v1/admin/backups",
+        b.list_backups,
+        "List backups, newest first.",
+        permission=BACKUP_READ,
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/backups/{backup_id}/verify",
+        b.verify_backup,
+        "Download a backup and check every checksum.",
+        permission=BACKUP_READ,
     ),
 )

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from codeweaver.cli import (
+    backup_cmd,
     cache_cmd,
     doctor_cmd,
     keys_cmd,
@@ -41,6 +42,7 @@ app = typer.Typer(
 )
 projects_app = typer.Typer(help="List or remove indexed projects.", no_args_is_help=False)
 app.add_typer(projects_app, name="projects")
+backup_cmd.register(app)
 mcp_cmd.register(app)
 serve.register(app)
 watch_cmd.register(app)

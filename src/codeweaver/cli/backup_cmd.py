@@ -1,0 +1,178 @@
+"""``codeweaver backup create|list|verify|prune|restore``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from codeweaver.cli import render
+from codeweaver.cli.errors import EXIT_FAILURE, guarded
+from codeweaver.cli.options import ConfigOpt
+from codeweaver.cli.state import settings_from
+from codeweaver.container import build_backup_service
+from codeweaver.ops.backup.priority import run_in_background_priority
+
+__all__ = ["register"]
+
+DestOpt = Annotated[
+    str | None,
+    typer.Option("--dest", help="file:///path or s3://bucket/prefix (default: settings)."),
+]
+ComponentsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--components",
+        "-c",
+        help="collections, manifests, identity, settings (repeat or comma-separate).",
+    ),
+]
+ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help="Only this project.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _components(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [c.strip() for v in values for c in v.split(",") if c.strip()]
+
+
+def _emit(data: dict[str, Any], json_out: bool, line: str) -> None:
+    if json_out:
+        render.print_json(data)
+    else:
+        render.info(line)
+
+
+backup_app = typer.Typer(help="Back up, verify, prune and restore.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``backup`` command group to ``app``."""
+    app.add_typer(backup_app, name="backup")
+
+
+@backup_app.command("create")
+@guarded
+def create(
+    dest: DestOpt = None,
+    components: ComponentsOpt = None,
+    project: ProjectOpt = None,
+    no_verify: Annotated[
+        bool, typer.Option("--no-verify", help="Skip re-reading the uploaded backup.")
+    ] = False,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Back up every project (or one), the identity store and the settings.
+
+    Runs at background CPU priority (only idle CPU time), so a server on the same machine
+    keeps answering at full speed.
+    """
+    run_in_background_priority()
+    service = build_backup_service(settings_from(config))
+    out = service.create(
+        dest, components=_components(components), project=project, verify=not no_verify
+    )
+    check = out.get("verification")
+    state = "" if check is None else (" verified" if check["ok"] else " FAILED verification")
+    _emit(
+        out,
+        json_out,
+        f"backup {out['backup_id']}{state}: {len(out['projects'])} project(s), "
+        f"{out['points']} points, {out['size_mb']} MB in {out['seconds']}s → "
+        f"{out['destination']}",
+    )
+    for note in [] if json_out else out["notes"]:
+        render.info(f"note: {note}")
+    if check is not None and not check["ok"]:
+        for problem in check["problems"]:
+            render.error(problem)
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@backup_app.command("list")
+@guarded
+def list_(dest: DestOpt = None, json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """List backups, newest first (incomplete ones too)."""
+    rows = build_backup_service(settings_from(config)).list(dest)
+    if json_out:
+        render.print_json({"backups": rows})
+        return
+    if not rows:
+        render.info("no backups")
+    for r in rows:
+        extra = (
+            f"  {r['size_mb']} MB  {r['points']} points  {', '.join(r['projects'])}"
+            if "size_mb" in r
+            else ""
+        )
+        render.info(f"{r['backup_id']}  {r['status']:<10}{extra}")
+
+
+@backup_app.command("verify")
+@guarded
+def verify(
+    backup_id: Annotated[str, typer.Argument(help="Backup id.")],
+    dest: DestOpt = None,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Download a backup and check every checksum and the manifest's completeness."""
+    out = build_backup_service(settings_from(config)).verify(backup_id, dest)
+    _emit(out, json_out, f"backup {backup_id}: {'OK' if out['ok'] else 'FAILED'}")
+    if not out["ok"]:
+        for problem in out["problems"]:
+            render.error(problem)
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@backup_app.command("prune")
+@guarded
+def prune(
+    keep_days: Annotated[
+        int | None, typer.Option("--keep-days", min=0, help="Delete backups older than this.")
+    ] = None,
+    keep_last: Annotated[
+        int | None, typer.Option("--keep-last", min=0, help="Always keep the N newest.")
+    ] = None,
+    dest: DestOpt = None,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Delete old backups (never the newest verified one)."""
+    out = build_backup_service(settings_from(config)).prune(
+        dest, keep_days=keep_days, keep_last=keep_last
+    )
+    _emit(out, json_out, f"deleted {len(out['deleted'])}, kept {len(out['kept'])}")
+
+
+@backup_app.command("restore")
+@guarded
+def restore(
+    backup_id: Annotated[str, typer.Argument(help="Backup id.")],
+    dest: DestOpt = None,
+    components: ComponentsOpt = None,
+    project: ProjectOpt = None,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Verify a backup, restore it beside the live data and swap it in."""
+    service = build_backup_service(settings_from(config))
+    report = service.restore(
+        backup_id,
+        dest,
+        components=_components(components),
+        project=project,
+        on_step=None if json_out else render.info,
+    )
+    line = (
+        f"restored {', '.join(report['components_restored']) or 'nothing'} from {backup_id}"
+        if report["ok"]
+        else f"restore of {backup_id} FAILED; the current data is unchanged"
+    )
+    _emit(report, json_out, f"{line} (report: {report['report_path']})")
+    if not report["ok"]:
+        for problem in report["problems"]:
+            render.error(problem)
+        raise typer.Exit(EXIT_FAILURE)

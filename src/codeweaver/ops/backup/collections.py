@@ -1,0 +1,221 @@
+"""One project's data in a backup: its collection, manifest and ``project.json``.
+
+Embedded (Qdrant Edge) projects are copied while the project's writer lock is held, so
+no index run writes during the copy while searches keep running. The shard's
+write-ahead log makes the copied folder a consistent state (the state a crash at that
+moment would leave); the copy is then opened, counted and probed. The SQLite manifest is
+copied through SQLite's online backup API.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codeweaver.errors import BackupError, IndexingError
+from codeweaver.ops.backup.manifest import CollectionInfo
+from codeweaver.types import SparseVec, StoreQuery
+
+__all__ = [
+    "PROBE_LIMIT",
+    "LockFactory",
+    "ProjectRef",
+    "check_project",
+    "copy_sqlite",
+    "hold_writer_lock",
+    "same_results",
+    "snapshot_project",
+]
+
+PROBE_LIMIT = 10
+LockFactory = Callable[[Path, str], AbstractContextManager[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRef:
+    name: str
+    folder: Path
+
+
+@contextmanager
+def hold_writer_lock(lock: LockFactory, folder: Path, name: str, timeout: float) -> Iterator[None]:
+    """Wait (up to ``timeout`` s) for the project's writer lock, then hold it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        cm = lock(folder, name)
+        try:
+            cm.__enter__()
+        except IndexingError as exc:
+            if time.monotonic() >= deadline:
+                raise BackupError(
+                    f"project {name!r} stayed locked by an index run for {timeout:.0f}s: {exc}"
+                ) from exc
+            time.sleep(0.2)
+            continue
+        try:
+            yield
+        finally:
+            cm.__exit__(None, None, None)
+        return
+
+
+def copy_sqlite(src: Path, dst: Path) -> None:
+    """A consistent copy of a live SQLite database (WAL included) as one file."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=30)
+        try:
+            target = sqlite3.connect(dst)
+            try:
+                source.backup(target)
+                target.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                target.close()
+        finally:
+            source.close()
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot copy database {src}: {exc}") from exc
+
+
+def _manifest_facts(db: Path) -> tuple[int, str | None, int | None]:
+    if not db.is_file():
+        return 0, None, None
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        files = int(conn.execute("SELECT COUNT(*) FROM files").fetchone()[0])
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.Error as exc:
+        raise BackupError(f"manifest copy {db} is unreadable: {exc}") from exc
+    finally:
+        conn.close()
+    model = json.loads(meta["model_id"]) if "model_id" in meta else None
+    dim = json.loads(meta["dim"]) if "dim" in meta else None
+    return files, model, dim
+
+
+def _probe_query(probe: dict[str, Any]) -> StoreQuery:
+    sparse = probe["sparse"]
+    return StoreQuery(
+        dense=probe["dense"],
+        sparse=SparseVec(tuple(sparse["indices"]), tuple(sparse["values"])),
+        limit=PROBE_LIMIT,
+    )
+
+
+def _record_probes(shard: Path, count: int) -> list[dict[str, Any]]:
+    from codeweaver.adapters.edge_backup import sample_vectors
+    from codeweaver.adapters.edge_store import EdgeStore
+
+    probes = sample_vectors(shard, count)
+    store = EdgeStore(shard)
+    try:
+        for probe in probes:
+            probe["top"] = [[h.id, h.score] for h in store.search(_probe_query(probe))]
+    finally:
+        store.close()
+    return probes
+
+
+def same_results(expected: list[tuple[str, float]], got: list[tuple[str, float]]) -> bool:
+    """Equal top results, up to the order of equal scores: the same scores, and the same
+    ids for every score except the lowest (whose ties the limit may cut anywhere)."""
+
+    def groups(rows: list[tuple[str, float]]) -> dict[float, set[str]]:
+        out: dict[float, set[str]] = {}
+        for point, score in rows:
+            out.setdefault(round(score, 5), set()).add(point)
+        return out
+
+    want, have = groups(expected), groups(got)
+    if {k: len(v) for k, v in want.items()} != {k: len(v) for k, v in have.items()}:
+        return False
+    lowest = min(want, default=0.0)
+    return all(have[k] == ids for k, ids in want.items() if k != lowest)
+
+
+def _count(shard: Path) -> int:
+    from codeweaver.adapters.edge_store import EdgeStore
+
+    if not shard.is_dir():
+        return 0
+    store = EdgeStore(shard)
+    try:
+        return store.count()
+    finally:
+        store.close()
+
+
+def snapshot_project(
+    ref: ProjectRef,
+    out: Path,
+    *,
+    lock: LockFactory,
+    lock_timeout: float,
+    probes: int,
+) -> CollectionInfo:
+    """Copy ``ref``'s folder into ``out`` (``project.json``, manifest, shard, probes)."""
+    out.mkdir(parents=True, exist_ok=True)
+    with hold_writer_lock(lock, ref.folder, ref.name, lock_timeout):
+        shutil.copy2(ref.folder / "project.json", out / "project.json")
+        if (ref.folder / "manifest.sqlite").is_file():
+            copy_sqlite(ref.folder / "manifest.sqlite", out / "manifest.sqlite")
+        if (ref.folder / "shard").is_dir():
+            shutil.copytree(ref.folder / "shard", out / "shard")
+    # Writers may resume: everything below works on the copy.
+    shard = out / "shard"
+    recorded = _record_probes(shard, probes) if shard.is_dir() else []
+    (out / "probes.json").write_text(json.dumps(recorded), encoding="utf-8")
+    files, model, dim = _manifest_facts(out / "manifest.sqlite")
+    return CollectionInfo(
+        project=ref.name,
+        store="edge",
+        points=_count(shard),
+        files=files,
+        model=model,
+        dim=dim,
+        probes=len(recorded),
+    )
+
+
+def check_project(folder: Path, info: CollectionInfo) -> dict[str, Any]:
+    """Open a restored project copy: point count, manifest and probe results."""
+    problems: list[str] = []
+    points = _count(folder / "shard")
+    if points != info.points:
+        problems.append(f"{info.project}: {points} points, the backup recorded {info.points}")
+    files, _, _ = _manifest_facts(folder / "manifest.sqlite")
+    if files != info.files:
+        problems.append(f"{info.project}: manifest lists {files} files, expected {info.files}")
+    probes = json.loads((folder / "probes.json").read_text(encoding="utf-8"))
+    matched = 0
+    if probes and (folder / "shard").is_dir():
+        from codeweaver.adapters.edge_store import EdgeStore
+
+        store = EdgeStore(folder / "shard")
+        try:
+            for probe in probes:
+                got = [(h.id, h.score) for h in store.search(_probe_query(probe))]
+                if same_results([(str(i), float(s)) for i, s in probe["top"]], got):
+                    matched += 1
+                else:
+                    problems.append(
+                        f"{info.project}: probe {probe['point']} returned other results"
+                    )
+        finally:
+            store.close()
+    return {
+        "project": info.project,
+        "points": points,
+        "expected_points": info.points,
+        "files": files,
+        "probes": len(probes),
+        "probes_matched": matched,
+        "problems": problems,
+    }

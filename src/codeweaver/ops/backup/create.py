@@ -1,0 +1,166 @@
+"""``backup create``: stage every component, pack one archive, upload, manifest last."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from codeweaver.config import Settings
+from codeweaver.errors import BackupError, InputError
+from codeweaver.ops.backup.archive import list_files, pack
+from codeweaver.ops.backup.collections import (
+    LockFactory,
+    ProjectRef,
+    copy_sqlite,
+    snapshot_project,
+)
+from codeweaver.ops.backup.destinations import ARCHIVE, MANIFEST, Destination
+from codeweaver.ops.backup.manifest import (
+    COMPONENTS,
+    BackupManifest,
+    CollectionInfo,
+    FileEntry,
+    new_backup_id,
+    sha256_file,
+)
+
+__all__ = ["BackupContext", "create_backup", "normalize_components", "public_settings"]
+
+IDENTITY_DB = "identity.db"
+_SECRET_KEYS = ("api_key", "secret", "password", "token", "access_key")
+
+
+@dataclass(frozen=True, slots=True)
+class BackupContext:
+    """What the backup code needs from the rest of CodeWeaver, passed in."""
+
+    settings: Settings
+    projects: Callable[[], list[ProjectRef]]
+    lock: LockFactory
+    version: str
+
+    @property
+    def home(self) -> Path:
+        return self.settings.home
+
+
+def normalize_components(components: Sequence[str] | None) -> list[str]:
+    """Validate names; ``collections`` and ``manifests`` always travel together."""
+    chosen = list(components) if components else list(COMPONENTS)
+    unknown = [c for c in chosen if c not in COMPONENTS]
+    if unknown:
+        raise InputError(
+            f"unknown backup component(s) {', '.join(unknown)}; choose from {', '.join(COMPONENTS)}"
+        )
+    if "collections" in chosen or "manifests" in chosen:
+        chosen += ["collections", "manifests"]
+    return [c for c in COMPONENTS if c in chosen]
+
+
+def public_settings(settings: Settings) -> dict[str, Any]:
+    """The settings as JSON, every secret removed."""
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: ("<redacted>" if any(s in k for s in _SECRET_KEYS) and v else scrub(v))
+                for k, v in value.items()
+            }
+        return value
+
+    data: dict[str, Any] = scrub(settings.model_dump(mode="json"))
+    return data
+
+
+def _stage_projects(
+    ctx: BackupContext, staging: Path, project: str | None
+) -> tuple[list[CollectionInfo], list[str]]:
+    if ctx.settings.qdrant.mode != "embedded":
+        raise BackupError(
+            "backups of Qdrant server collections are not supported yet; back up the "
+            "server with its own snapshot API (qdrant.mode is 'server')"
+        )
+    refs = ctx.projects()
+    if project is not None:
+        refs = [r for r in refs if r.name == project]
+        if not refs:
+            raise InputError(f"unknown project {project!r}")
+    infos = [
+        snapshot_project(
+            ref,
+            staging / "projects" / ref.name,
+            lock=ctx.lock,
+            lock_timeout=ctx.settings.backup.lock_timeout,
+            probes=ctx.settings.backup.probe_queries,
+        )
+        for ref in refs
+    ]
+    notes = [] if refs else ["no projects indexed"]
+    return infos, notes
+
+
+def _stage(
+    ctx: BackupContext, staging: Path, components: list[str], project: str | None
+) -> tuple[list[CollectionInfo], list[str]]:
+    infos: list[CollectionInfo] = []
+    notes: list[str] = []
+    if "collections" in components:
+        infos, notes = _stage_projects(ctx, staging, project)
+    if "identity" in components:
+        db = ctx.home / IDENTITY_DB
+        if db.is_file():
+            copy_sqlite(db, staging / "identity" / IDENTITY_DB)
+        else:
+            notes.append(f"identity: no {IDENTITY_DB} in the data directory (nothing to back up)")
+    if "settings" in components:
+        (staging / "settings").mkdir(parents=True, exist_ok=True)
+        text = json.dumps(public_settings(ctx.settings), indent=2, sort_keys=True)
+        (staging / "settings" / "settings.json").write_text(text, encoding="utf-8")
+    return infos, notes
+
+
+def create_backup(
+    ctx: BackupContext,
+    dest: Destination,
+    *,
+    components: Sequence[str] | None = None,
+    project: str | None = None,
+    backup_id: str | None = None,
+) -> BackupManifest:
+    """Make one backup at ``dest``; the manifest is uploaded last, after the archive."""
+    chosen = normalize_components(components)
+    started = time.monotonic()
+    bid = backup_id or new_backup_id()
+    work = ctx.home / ".backup-work" / bid
+    staging = work / "data"
+    try:
+        staging.mkdir(parents=True)
+        infos, notes = _stage(ctx, staging, chosen, project)
+        files = list_files(staging)
+        archive_path = work / ARCHIVE
+        pack(staging, files, archive_path)
+        archive = FileEntry(ARCHIVE, sha256_file(archive_path), archive_path.stat().st_size)
+        dest.put_file(archive_path, f"{bid}/{ARCHIVE}")
+        manifest = BackupManifest(
+            backup_id=bid,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            codeweaver_version=ctx.version,
+            components=chosen,
+            collections=infos,
+            files=files,
+            archive=archive,
+            seconds=round(time.monotonic() - started, 3),
+            notes=notes,
+        )
+        dest.put_bytes(manifest.to_json(), f"{bid}/{MANIFEST}")
+        return manifest
+    except OSError as exc:
+        raise BackupError(f"backup {bid} failed: {exc}") from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,138 @@
+"""The backup manifest: what a backup holds, with a checksum for every file.
+
+``manifest.json`` is uploaded beside the archive and written last, so a backup without
+one is incomplete (interrupted) and never listed as a backup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from codeweaver.errors import InputError
+
+__all__ = [
+    "COMPONENTS",
+    "FORMAT",
+    "SCHEMA_VERSION",
+    "BackupManifest",
+    "CollectionInfo",
+    "FileEntry",
+    "new_backup_id",
+    "sha256_file",
+    "validate_backup_id",
+]
+
+FORMAT = "codeweaver-backup"
+SCHEMA_VERSION = 1
+COMPONENTS = ("collections", "manifests", "identity", "settings")
+_CHUNK = 1 << 20
+
+
+def new_backup_id(now: datetime | None = None) -> str:
+    """Sortable by time: ``20261128T210000Z-1a2b3c``."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def validate_backup_id(backup_id: str) -> str:
+    ok = (
+        len(backup_id) == 23
+        and backup_id[8] == "T"
+        and backup_id[15:17] == "Z-"
+        and all(c.isalnum() for c in backup_id.replace("T", "").replace("Z-", ""))
+    )
+    if not ok:
+        raise InputError(f"invalid backup id {backup_id!r}: expected e.g. 20261128T210000Z-1a2b3c")
+    return backup_id
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionInfo:
+    project: str
+    store: str
+    points: int
+    files: int
+    model: str | None
+    dim: int | None
+    probes: int
+
+
+@dataclass(slots=True)
+class BackupManifest:
+    backup_id: str
+    created_at: str
+    codeweaver_version: str
+    components: list[str]
+    collections: list[CollectionInfo]
+    files: list[FileEntry]
+    archive: FileEntry
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+    format: str = FORMAT
+
+    @property
+    def size_mb(self) -> float:
+        return round(self.archive.size / 1_048_576, 3)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["size_mb"] = self.size_mb
+        return data
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes, *, source: str) -> BackupManifest:
+        try:
+            data = json.loads(raw)
+            if data.get("format") != FORMAT:
+                raise ValueError(f"not a {FORMAT} manifest")
+            return cls(
+                backup_id=str(data["backup_id"]),
+                created_at=str(data["created_at"]),
+                codeweaver_version=str(data["codeweaver_version"]),
+                components=[str(c) for c in data["components"]],
+                collections=[CollectionInfo(**c) for c in data["collections"]],
+                files=[FileEntry(**f) for f in data["files"]],
+                archive=FileEntry(**data["archive"]),
+                seconds=float(data.get("seconds", 0.0)),
+                notes=[str(n) for n in data.get("notes", [])],
+                schema_version=int(data["schema_version"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"backup manifest {source} is unreadable: {exc}") from exc
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "backup_id": self.backup_id,
+            "created_at": self.created_at,
+            "codeweaver_version": self.codeweaver_version,
+            "components": self.components,
+            "projects": [c.project for c in self.collections],
+            "points": sum(c.points for c in self.collections),
+            "size_mb": self.size_mb,
+            "seconds": self.seconds,
+        }

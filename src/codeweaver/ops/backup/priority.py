@@ -1,0 +1,22 @@
+"""Background priority for backup processes, so searches on the same machine come first."""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["run_in_background_priority"]
+
+
+def run_in_background_priority() -> str:
+    """Lower this process's CPU priority: ``SCHED_IDLE`` where the OS has it (the process
+    runs only on otherwise idle CPU time), else ``nice`` 10. Returns what was applied."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return "idle"
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.nice(10)
+        return "nice"
+    except OSError:
+        return "normal"

@@ -1,0 +1,146 @@
+"""The backup operations every edge calls: create, list, verify, prune, restore."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from codeweaver.errors import NotFoundError
+from codeweaver.ops.backup.create import BackupContext, create_backup
+from codeweaver.ops.backup.destinations import VERIFIED, Destination, open_destination
+from codeweaver.ops.backup.locks import exclusive
+from codeweaver.ops.backup.manifest import validate_backup_id
+from codeweaver.ops.backup.prune import BackupEntry, created_from_id, plan_prune
+from codeweaver.ops.backup.restore import restore_backup
+from codeweaver.ops.backup.swap import rollback_interrupted
+from codeweaver.ops.backup.verify import read_manifest, verify_backup
+
+__all__ = ["BackupService"]
+
+
+class BackupService:
+    def __init__(self, ctx: BackupContext) -> None:
+        self._ctx = ctx
+
+    @property
+    def context(self) -> BackupContext:
+        return self._ctx
+
+    def destination(self, uri: str | None = None) -> Destination:
+        return open_destination(uri, self._ctx.settings.backup, self._ctx.home)
+
+    def _work(self, name: str) -> Path:
+        return self._ctx.home / ".backup-work" / name
+
+    def create(
+        self,
+        dest: str | None = None,
+        *,
+        components: Sequence[str] | None = None,
+        project: str | None = None,
+        verify: bool = True,
+    ) -> dict[str, Any]:
+        """Back up, then (by default) verify the uploaded copy end to end."""
+        target = self.destination(dest)
+        with exclusive(self._ctx.home / ".backup-work" / "create.lock", "backup"):
+            with exclusive(self._ctx.home / ".restore" / "lock", "restore"):
+                rollback_interrupted(self._ctx.home)
+            for stale in self._work(".").iterdir():  # left by a killed run
+                if stale.is_dir() and not stale.name.startswith("verify-"):
+                    shutil.rmtree(stale, ignore_errors=True)
+            manifest = create_backup(self._ctx, target, components=components, project=project)
+            out = manifest.summary()
+            out["destination"] = target.uri
+            out["collections"] = [
+                {"project": c.project, "points": c.points, "files": c.files, "model": c.model}
+                for c in manifest.collections
+            ]
+            out["notes"] = manifest.notes
+            if verify:
+                out["verification"] = verify_backup(
+                    target, manifest.backup_id, self._work(f"verify-{manifest.backup_id}")
+                )
+        return out
+
+    def list(self, dest: str | None = None) -> list[dict[str, Any]]:
+        target = self.destination(dest)
+        rows: list[dict[str, Any]] = []
+        for bid in reversed(target.backup_ids()):
+            try:
+                manifest = read_manifest(target, bid)
+            except Exception:
+                manifest = None
+            verified = target.get_bytes(f"{bid}/{VERIFIED}") is not None
+            row: dict[str, Any] = {
+                "backup_id": bid,
+                "status": "verified"
+                if manifest and verified
+                else ("complete" if manifest else "incomplete"),
+            }
+            if manifest is not None:
+                row.update(manifest.summary())
+            rows.append(row)
+        return rows
+
+    def verify(self, backup_id: str, dest: str | None = None) -> dict[str, Any]:
+        target = self.destination(dest)
+        validate_backup_id(backup_id)
+        if backup_id not in target.backup_ids():
+            raise NotFoundError(f"no backup {backup_id} at {target.uri}")
+        work = self._work(f"verify-{backup_id}-{datetime.now(UTC).strftime('%H%M%S%f')}")
+        return verify_backup(target, backup_id, work)
+
+    def prune(
+        self,
+        dest: str | None = None,
+        *,
+        keep_days: int | None = None,
+        keep_last: int | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        cfg = self._ctx.settings.backup
+        days = cfg.keep_days if keep_days is None else keep_days
+        last = cfg.keep_last if keep_last is None else keep_last
+        target = self.destination(dest)
+        entries = [
+            BackupEntry(
+                r["backup_id"],
+                created_from_id(r["backup_id"]),
+                r["status"] != "incomplete",
+                r["status"] == "verified",
+            )
+            for r in self.list(dest)
+        ]
+        doomed = plan_prune(entries, now or datetime.now(UTC), days, last)
+        for bid in doomed:
+            target.delete_backup(bid)
+        kept = [e.backup_id for e in entries if e.backup_id not in doomed]
+        return {"deleted": doomed, "kept": kept, "keep_days": days, "keep_last": last}
+
+    def restore(
+        self,
+        backup_id: str,
+        dest: str | None = None,
+        *,
+        components: Sequence[str] | None = None,
+        project: str | None = None,
+        on_step: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]:
+        validate_backup_id(backup_id)
+        target = self.destination(dest)
+        with exclusive(self._ctx.home / ".restore" / "lock", "restore"):
+            rollback_interrupted(self._ctx.home)
+            for stale in (self._ctx.home / ".restore").iterdir():  # left by a killed run
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
+            return restore_backup(
+                self._ctx,
+                target,
+                backup_id,
+                components=components,
+                project=project,
+                on_step=on_step,
+            )

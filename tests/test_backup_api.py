@@ -1,0 +1,126 @@
+"""Backup admin routes and scheduled backups in the HTTP app (real engine, httpx/ASGI)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+
+from backup_support import make_codebase
+from codeweaver.api import create_app
+from codeweaver.config import Settings
+from codeweaver.container import build_engine
+from embedder_twin import HashEmbedder
+
+
+@pytest.fixture
+def served(tmp_path):
+    make_codebase(tmp_path / "code", files=8)
+    dest = tmp_path / "vault"
+
+    def make(**backup):
+        settings = Settings(home=tmp_path / "home", backup={"dest": dest.as_uri(), **backup})
+        engine = build_engine(settings, embedder=HashEmbedder())
+        engine.index(tmp_path / "code", "proj")
+        return settings, engine
+
+    engines = []
+
+    def factory(**backup):
+        settings, engine = make(**backup)
+        engines.append(engine)
+        return settings, engine, dest
+
+    yield factory
+    for engine in engines:
+        engine.close()
+
+
+@asynccontextmanager
+async def client_for(settings, engine):
+    app = create_app(settings, engine, mount_mcp=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            yield client
+
+
+def test_create_list_verify_over_http(served):
+    settings, engine, dest = served()
+
+    async def go():
+        async with client_for(settings, engine) as c:
+            r = await c.post("/api/v1/admin/backups", json={"components": ["collections"]})
+            assert r.status_code == 201, r.text
+            made = r.json()
+            assert made["verification"]["ok"] and made["points"] == 32
+            assert made["components"] == ["collections", "manifests"]
+            # searches still work on the live engine after the backup
+            s = await c.post("/api/v1/search", json={"query": "retry upload", "project": "proj"})
+            assert s.status_code == 200 and s.json()["results"]
+            listed = (await c.get("/api/v1/admin/backups")).json()["backups"]
+            assert [b["backup_id"] for b in listed] == [made["backup_id"]]
+            v = await c.post(f"/api/v1/admin/backups/{made['backup_id']}/verify")
+            assert v.status_code == 200 and v.json()["ok"]
+            archive = dest / made["backup_id"] / "backup.tar.gz"
+            archive.write_bytes(archive.read_bytes()[:-10])
+            v = await c.post(f"/api/v1/admin/backups/{made['backup_id']}/verify")
+            assert v.status_code == 200 and not v.json()["ok"] and v.json()["problems"]
+            bad = await c.post("/api/v1/admin/backups/..%2Fetc/verify")
+            assert bad.status_code in (404, 422)
+            missing = await c.post("/api/v1/admin/backups/20260101T000000Z-abcdef/verify")
+            assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+            r = await c.post("/api/v1/admin/backups", json={"components": ["nope"]})
+            assert r.status_code == 422 and "unknown backup component" in r.text
+            r = await c.post("/api/v1/admin/backups", json={"dest": "file:///etc"})
+            assert r.status_code == 422
+
+    asyncio.run(go())
+    audit = [json.loads(x) for x in (settings.home / "audit.log").read_text().splitlines()]
+    events = [(a["event"], a["outcome"]) for a in audit if a["event"].startswith("admin.")]
+    assert ("admin.backup.create", "success") in events
+    assert ("admin.backup.verify", "success") in events
+    assert ("admin.backup.verify", "failure") in events  # the truncated archive
+    assert ("admin.backup.create", "failure") in events  # the unknown component
+
+
+def test_scheduled_backups_run_in_serve_and_prune(served):
+    settings, engine, dest = served(interval_hours=0.5 / 3600, keep_days=0, keep_last=2)
+
+    seen: set[str] = set()
+
+    async def go():
+        async with client_for(settings, engine):
+            deadline = time.monotonic() + 120
+            while len(seen) < 4 and time.monotonic() < deadline:
+                seen.update(_complete(dest))
+                await asyncio.sleep(0.1)
+
+    asyncio.run(go())
+    assert len(seen) >= 4
+    # retention ran after each backup: the oldest are gone, the newest kept
+    left = _complete(dest)
+    assert min(seen) not in left and 1 <= len(left) <= 3
+    for bid in left:
+        assert json.loads((dest / bid / "verified.json").read_text())["ok"]
+
+
+def _complete(dest) -> list[str]:
+    if not dest.is_dir():
+        return []
+    return sorted(p.name for p in dest.iterdir() if (p / "manifest.json").is_file())
+
+
+def test_no_scheduler_unless_configured(served):
+    settings, engine, dest = served()
+
+    async def go():
+        async with client_for(settings, engine):
+            await asyncio.sleep(0.5)
+
+    asyncio.run(go())
+    assert not dest.exists()
