@@ -177,12 +177,11 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         docs = scope["path"].startswith(_DOCS)
-        status = 0
 
         async def with_headers(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                if int(message["status"]) == 413:
+                    _audit_too_large(scope)  # before the client can see the answer
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [h for h in SECURITY_HEADERS if h[0] not in present]
                 if not docs:
@@ -191,16 +190,18 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, with_headers)
-        if status == 413:
-            state = scope.get("state", {})
-            audit: AuditLog | None = getattr(scope["app"].state, "audit", None)
-            if audit is not None:
-                audit.emit(
-                    "authz.denied",
-                    user=state.get("user", ANONYMOUS),
-                    tenant_id=state.get("tenant_id"),
-                    request_id=state.get("request_id"),
-                    route=f"{scope['method']} {scope['path']}",
-                    outcome="denied",
-                    reason="413 request body too large",
-                )
+
+
+def _audit_too_large(scope: Scope) -> None:
+    state = scope.get("state", {})
+    audit: AuditLog | None = getattr(scope["app"].state, "audit", None)
+    if audit is not None:
+        audit.emit(
+            "authz.denied",
+            user=state.get("user", ANONYMOUS),
+            tenant_id=state.get("tenant_id"),
+            request_id=state.get("request_id"),
+            route=f"{scope['method']} {scope['path']}",
+            outcome="denied",
+            reason="413 request body too large",
+        )
