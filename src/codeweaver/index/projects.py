@@ -7,6 +7,7 @@ before tenants existed belong to ``DEFAULT_TENANT``.
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import shutil
@@ -67,8 +68,14 @@ class Project:
 
 
 class ProjectRegistry:
+    """Projects on disk. Reads are cached and re-validated with one ``stat`` per file, so
+    a server resolving a project on every request does not re-read ``project.json``
+    (another process creating, replacing or removing one is still seen at once)."""
+
     def __init__(self, home: Path) -> None:
         self._base = home / "projects"
+        self._projects: dict[str, tuple[tuple[int, int, int], Project]] = {}
+        self._folders: tuple[tuple[int, int], builtins.list[str]] | None = None
 
     def _folder(self, name: str) -> Path:
         return self._base / validate_project_name(name)
@@ -76,15 +83,26 @@ class ProjectRegistry:
     def get(self, name: str) -> Project:
         folder = self._folder(name)
         meta = folder / "project.json"
-        if not meta.is_file():
+        try:
+            st = meta.stat()
+        except OSError:
+            st = None
+        if st is None or not meta.is_file():
+            self._projects.pop(name, None)
             known = ", ".join(p.name for p in self.list()) or "none"
             raise NotFoundError(f"unknown project {name!r} (known: {known})")
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        cached = self._projects.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         try:
             data = json.loads(meta.read_text(encoding="utf-8"))
             tenant = str(data.get("tenant") or DEFAULT_TENANT)
-            return Project(name=name, root=Path(data["root"]), folder=folder, tenant=tenant)
+            project = Project(name=name, root=Path(data["root"]), folder=folder, tenant=tenant)
         except (OSError, ValueError, KeyError) as exc:
             raise NotFoundError(f"project {name!r} has an unreadable project.json: {exc}") from exc
+        self._projects[name] = (key, project)
+        return project
 
     def ensure(self, name: str, root: Path, tenant: str = DEFAULT_TENANT) -> Project:
         """Create the project (in ``tenant``) or return it; one name always means one root."""
@@ -107,16 +125,28 @@ class ProjectRegistry:
         return Project(name=name, root=root, folder=folder, tenant=tenant)
 
     def list(self) -> list[Project]:
-        if not self._base.is_dir():
-            return []
         out: list[Project] = []
-        for folder in sorted(self._base.iterdir()):
-            if (folder / "project.json").is_file() and _NAME.match(folder.name):
+        for name in self._folder_names():
+            if (self._base / name / "project.json").is_file():
                 try:
-                    out.append(self.get(folder.name))
+                    out.append(self.get(name))
                 except NotFoundError:
                     continue
         return out
+
+    def _folder_names(self) -> builtins.list[str]:
+        """Candidate project folders, re-listed only when the projects folder changed."""
+        try:
+            st = self._base.stat()
+        except OSError:
+            return []
+        key = (st.st_mtime_ns, st.st_ino)
+        if self._folders is None or self._folders[0] != key:
+            names = sorted(
+                f.name for f in self._base.iterdir() if f.is_dir() and _NAME.match(f.name)
+            )
+            self._folders = (key, names)
+        return self._folders[1]
 
     def remove(self, name: str) -> None:
         project = self.get(name)
