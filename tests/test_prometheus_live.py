@@ -20,25 +20,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sample_code import UPLOAD_PY
+
 ROOT = Path(__file__).resolve().parents[1]
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.skipif(
     PROMETHEUS is None, reason="prometheus missing: run tools/install_services.sh"
 )
 
-PY = '''def upload_with_retry(client, path, attempts=3):
-    """Upload a file, retrying on connection errors."""
-    for attempt in range(attempts):
-        try:
-            return client.put(path)
-        except ConnectionError:
-            continue
-    raise RuntimeError("upload failed")
-
-
-def parse_config(text):
-    return dict(line.split("=", 1) for line in text.splitlines())
-'''
+PY = UPLOAD_PY
 GOOD_SEARCHES = 6
 BAD_PROJECT_SEARCHES = 3
 STORE_FAILURES = 8

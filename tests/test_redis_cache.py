@@ -19,20 +19,9 @@ from codeweaver.config import Settings
 from codeweaver.container import build_engine
 from codeweaver.search.service import SearchRequest
 from embedder_twin import HashEmbedder
+from sample_code import UPLOAD_PY
 
-PY = '''def upload_with_retry(client, path, attempts=3):
-    """Upload a file, retrying on connection errors."""
-    for attempt in range(attempts):
-        try:
-            return client.put(path)
-        except ConnectionError:
-            continue
-    raise RuntimeError("upload failed")
-
-
-def parse_config(text):
-    return dict(line.split("=", 1) for line in text.splitlines())
-'''
+PY = UPLOAD_PY
 
 
 @pytest.fixture

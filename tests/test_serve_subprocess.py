@@ -12,19 +12,9 @@ import time
 import httpx
 import pytest
 
-PY = '''def upload_with_retry(client, path, attempts=3):
-    """Upload a file, retrying on connection errors."""
-    for attempt in range(attempts):
-        try:
-            return client.put(path)
-        except ConnectionError:
-            continue
-    raise RuntimeError("upload failed")
+from sample_code import UPLOAD_PY
 
-
-def parse_config(text):
-    return dict(line.split("=", 1) for line in text.splitlines())
-'''
+PY = UPLOAD_PY
 
 
 def free_port() -> int:

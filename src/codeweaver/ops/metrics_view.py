@@ -89,7 +89,21 @@ class MetricsView(Protocol):
     def index_last_success(self) -> dict[str, float]: ...
 
 
-class ScrapeView:
+class _ErrorRates:
+    """5xx rates from ``_status_split``: (5xx by endpoint, all requests by endpoint)."""
+
+    def _status_split(self) -> tuple[dict[str, float], dict[str, float]]:
+        raise NotImplementedError
+
+    def error_rate(self) -> float | None:
+        errors, totals = self._status_split()
+        return _ratio(sum(errors.values()), sum(totals.values()) if totals else None)
+
+    def error_rate_by_endpoint(self) -> dict[str, float]:
+        return _error_rates(*self._status_split())
+
+
+class ScrapeView(_ErrorRates):
     """Answers from one ``/metrics`` scrape: cumulative since the server process started."""
 
     def __init__(self, samples: Samples, source: str, now: float | None = None) -> None:
@@ -125,13 +139,6 @@ class ScrapeView:
                 errors[ep] = errors.get(ep, 0.0) + s.value
         return errors, totals
 
-    def error_rate(self) -> float | None:
-        errors, totals = self._status_split()
-        return _ratio(sum(errors.values()), sum(totals.values()) if totals else None)
-
-    def error_rate_by_endpoint(self) -> dict[str, float]:
-        return _error_rates(*self._status_split())
-
     def cache_hit_rate(self) -> dict[str, float]:
         s = self._s
         return _hit_rates(
@@ -154,7 +161,7 @@ class ScrapeView:
         return self._s.by(INDEX_OK, "project")
 
 
-class PromView:
+class PromView(_ErrorRates):
     """Answers from Prometheus over the last ``window`` (rates, not totals)."""
 
     def __init__(self, client: PrometheusClient, window: str = "5m") -> None:
@@ -196,13 +203,6 @@ class PromView:
         )
         totals = self._c.by(f"sum by (endpoint) (increase({REQUESTS}[{w}]))", "endpoint")
         return errors, totals
-
-    def error_rate(self) -> float | None:
-        errors, totals = self._status_split()
-        return _ratio(sum(errors.values()), sum(totals.values()) if totals else None)
-
-    def error_rate_by_endpoint(self) -> dict[str, float]:
-        return _error_rates(*self._status_split())
 
     def cache_hit_rate(self) -> dict[str, float]:
         w = self._w
