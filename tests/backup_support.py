@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from net_helpers import free_port
 
 CLI = [sys.executable, "-m", "codeweaver.cli.app"]
 QUERIES = ("handle the request kind", "retry the upload", "parse configuration values")
@@ -79,12 +80,6 @@ def status(env: dict[str, str], project: str = "proj") -> dict[str, object]:
     assert res.returncode == 0, res.stderr
     data: dict[str, object] = json.loads(res.stdout)
     return {k: data[k] for k in ("files", "chunks", "points", "model", "dim")}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

@@ -4,28 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from net_helpers import free_port, wait_http
+
 HERE = Path(__file__).resolve().parent
 STUB = HERE / "ops_stub_server.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def self_signed(folder: Path, days: int) -> tuple[Path, Path]:
@@ -62,27 +55,6 @@ def self_signed(folder: Path, days: int) -> tuple[Path, Path]:
         )
     )
     return cert_path, key_path
-
-
-def wait_http(
-    url: str,
-    proc: subprocess.Popen[bytes],
-    log: Path,
-    *,
-    verify: object = True,
-    timeout: float = 90.0,
-    ok: tuple[int, ...] = (200,),
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        assert proc.poll() is None, log.read_text(errors="replace")
-        try:
-            if httpx.get(url, timeout=2, verify=verify).status_code in ok:  # type: ignore[arg-type]
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, f"{url} never answered"
-        time.sleep(0.1)
 
 
 @contextmanager

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -16,17 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from net_helpers import free_port as _free_port
+
 PG_BIN = Path(os.environ.get("CODEWEAVER_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
 def available() -> bool:
     return (PG_BIN / "initdb").is_file() and (PG_BIN / "pg_ctl").is_file()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _as_user() -> list[str]:

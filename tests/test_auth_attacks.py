@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,8 @@ from codeweaver.ops.auth.admin import Admin
 from codeweaver.ops.auth.audit import AuditLog
 from codeweaver.ops.auth.rbac import Roles
 from codeweaver.ops.auth.setup import open_store
+from net_helpers import free_port as _free_port
+from net_helpers import wait_http
 
 SECRET = "attack-matrix-secret-0123456789abcdef"
 PASSWORD = "correct-horse-battery-staple"
@@ -57,12 +58,6 @@ USERS = {  # name: (role, tenant)
     "lock": ("developer", "acme"),
     "flood": ("readonly", "acme"),
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -121,19 +116,6 @@ def _make_tree(tmp: Path) -> tuple[Path, Path]:
     return acme, globex
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "server never became ready"
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(request, tmp_path_factory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp(f"attack-{request.param}")
@@ -185,7 +167,7 @@ def server(request, tmp_path_factory) -> Iterator[Server]:
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_ready(proc, srv.base, log)
+        wait_http(f"{srv.base}/health/ready", proc, log)
         _index(srv, "am", srv.acme, "acme")  # type: ignore[attr-defined]
         _index(srv, "gm", srv.globex, "globex")  # type: ignore[attr-defined]
         srv.log = log  # type: ignore[attr-defined]

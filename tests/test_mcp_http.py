@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from codeweaver.container import build_engine
 from codeweaver.engine import Engine
 from codeweaver.mcp import streamable_http_app, tool_names
 from embedder_twin import HashEmbedder
+from net_helpers import free_port as _free_port
 
 
 @pytest.fixture
@@ -32,12 +32,6 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     eng.index(root)
     yield eng
     eng.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

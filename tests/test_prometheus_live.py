@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from net_helpers import free_port
 from sample_code import UPLOAD_PY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,12 +32,6 @@ PY = UPLOAD_PY
 GOOD_SEARCHES = 6
 BAD_PROJECT_SEARCHES = 3
 STORE_FAILURES = 8
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(check, timeout: float, what: str):

@@ -19,6 +19,7 @@ from codeweaver.config import Settings
 from codeweaver.container import build_engine
 from codeweaver.search.service import SearchRequest
 from embedder_twin import HashEmbedder
+from net_helpers import wait_http
 from sample_code import UPLOAD_PY
 
 PY = UPLOAD_PY
@@ -153,19 +154,6 @@ def _start_serve(home, port, redis_url, log_path):
     return proc, log
 
 
-def _wait_ready(proc, base, log_path):
-    deadline = time.monotonic() + 90
-    while True:
-        assert proc.poll() is None, log_path.read_text()
-        try:
-            if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "server never became ready"
-        time.sleep(0.1)
-
-
 def _index(c: httpx.Client, path) -> None:
     job = c.post("/api/v1/index", json={"path": str(path)}).json()["job_id"]
     deadline = time.monotonic() + 90
@@ -188,7 +176,7 @@ def test_two_servers_share_redis_and_survive_its_outage(tmp_path):
             proc, log = _start_serve(tmp_path / name, port, redis.url, tmp_path / f"{name}.log")
             procs.append((proc, log))
             bases.append(f"http://127.0.0.1:{port}")
-            _wait_ready(proc, bases[-1], tmp_path / f"{name}.log")
+            wait_http(f"{bases[-1]}/health/ready", proc, tmp_path / f"{name}.log")
         with (
             httpx.Client(base_url=bases[0], timeout=30) as a,
             httpx.Client(base_url=bases[1], timeout=30) as b,
