@@ -12,9 +12,11 @@ loop on an ``EdgeStore`` opened on the live shard, as ``serve`` holds it: first 
 then while backups run back to back — the way ``serve`` runs them (scheduled or
 ``POST /api/v1/admin/backups``: a niced child process per backup) and as a separate
 ``codeweaver backup create`` command — and, for comparison, naively in a thread of the
-searching process (one GIL, normal priority).
+searching process (one GIL, normal priority). Each way runs with every ``--rates`` value
+of ``backup.max_mb_per_second`` (default: the setting's default, then no cap).
 
     .venv/bin/python bench/bench_backup.py
+    .venv/bin/python bench/bench_backup.py --rates 80 40 20 --modes serve cli
     .venv/bin/python bench/bench_backup.py --points 20000 --seconds 10 --no-optimize
     .venv/bin/python bench/bench_backup.py --keep bench/out/backup-home   # keep the project
     .venv/bin/python bench/bench_backup.py --reuse bench/out/backup-home
@@ -153,16 +155,23 @@ def measure_backup_restore(settings: Settings) -> dict[str, float]:
     }
 
 
-def search_while(settings: Settings, store, queries, seconds: float, mode: str) -> dict:
+def search_while(
+    settings: Settings, store, queries, seconds: float, mode: str, rate: float
+) -> dict:
     """Backups back to back, each followed by an equally long pause; searches run the
     whole time and their latencies are split into "a backup is running" and "paused", so
     both halves see the same background load of the (shared) machine."""
     running = threading.Event()
     stop = threading.Event()
     backups = 0
+    settings = settings.model_copy(
+        update={"backup": settings.backup.model_copy(update={"max_mb_per_second": rate})}
+    )
     service = build_backup_service(settings)
     env = {**os.environ, "CODEWEAVER_HOME": str(settings.home)}
     env["CODEWEAVER_BACKUP__DEST"] = str(settings.backup.dest)
+    env["CODEWEAVER_BACKUP__MAX_MB_PER_SECOND"] = str(rate)
+    seconds_each: list[float] = []
     cli = [sys.executable, "-m", "codeweaver.cli.app", "backup", "create", "--no-verify"]
 
     def one_backup() -> None:
@@ -180,6 +189,7 @@ def search_while(settings: Settings, store, queries, seconds: float, mode: str) 
             running.set()
             one_backup()
             running.clear()
+            seconds_each.append(time.perf_counter() - t)
             backups += 1
             service.prune(keep_days=0, keep_last=1)
             stop.wait(time.perf_counter() - t)
@@ -203,7 +213,7 @@ def search_while(settings: Settings, store, queries, seconds: float, mode: str) 
     finally:
         stop.set()
         worker.join()
-    return {"busy": busy, "idle": idle, "backups": backups}
+    return {"busy": busy, "idle": idle, "backups": backups, "backup_s": seconds_each}
 
 
 def main() -> None:
@@ -215,6 +225,13 @@ def main() -> None:
     ap.add_argument("--keep", type=Path)
     ap.add_argument("--reuse", type=Path)
     ap.add_argument("--modes", nargs="+", default=["serve", "cli", "thread"])
+    ap.add_argument(
+        "--rates",
+        nargs="+",
+        type=float,
+        default=[Settings().backup.max_mb_per_second, 0.0],
+        help="backup.max_mb_per_second values to run each mode with (0: no cap)",
+    )
     ap.add_argument("--skip-restore", action="store_true", help="only the p95 phases")
     args = ap.parse_args()
 
@@ -227,23 +244,29 @@ def main() -> None:
         results.update(build_project(home, args.points, args.dim, not args.no_optimize))
     results["shard_disk_mb"] = round(disk_mb(home / "projects" / PROJECT / "shard"), 1)
     if not args.skip_restore:
-        print("backup / verify / restore ...", flush=True)
-        results.update(measure_backup_restore(settings))
+        print("backup / verify / restore (no rate cap) ...", flush=True)
+        uncapped = settings.model_copy(
+            update={"backup": settings.backup.model_copy(update={"max_mb_per_second": 0.0})}
+        )
+        results.update(measure_backup_restore(uncapped))
 
     store = EdgeStore(home / "projects" / PROJECT / "shard")
     queries = make_queries(500, args.dim)
     latencies(store, queries, 2.0, lambda: True)  # warm up
-    for mode in args.modes:
-        print(f"searching while backups run ({mode}) ...", flush=True)
-        during = search_while(settings, store, queries, args.seconds, mode)
-        busy, idle = during["busy"], during["idle"]
-        results[f"{mode}_p50_ms_paused"] = pct(idle, 50)
-        results[f"{mode}_p95_ms_paused"] = pct(idle, 95)
-        results[f"{mode}_p50_ms_backup"] = pct(busy, 50)
-        results[f"{mode}_p95_ms_backup"] = pct(busy, 95)
-        results[f"{mode}_p95_ratio"] = pct(busy, 95) / pct(idle, 95)
-        results[f"{mode}_backups"] = during["backups"]
-        results[f"{mode}_queries_backup_paused"] = [len(busy), len(idle)]
+    for rate in args.rates:
+        for mode in args.modes:
+            print(f"searching while backups run ({mode}, cap {rate:g} MiB/s) ...", flush=True)
+            during = search_while(settings, store, queries, args.seconds, mode, rate)
+            busy, idle = during["busy"], during["idle"]
+            key = f"{mode}@{rate:g}"
+            results[f"{key}_p50_ms_paused"] = pct(idle, 50)
+            results[f"{key}_p95_ms_paused"] = pct(idle, 95)
+            results[f"{key}_p50_ms_backup"] = pct(busy, 50)
+            results[f"{key}_p95_ms_backup"] = pct(busy, 95)
+            results[f"{key}_p95_ratio"] = pct(busy, 95) / pct(idle, 95)
+            results[f"{key}_backups"] = during["backups"]
+            results[f"{key}_backup_s_median"] = float(np.median(during["backup_s"]))
+            results[f"{key}_queries_backup_paused"] = [len(busy), len(idle)]
     store.close()
     print(
         json.dumps(

@@ -21,6 +21,7 @@ from codeweaver.ops.backup.manifest import (
     CollectionInfo,
     FileEntry,
     new_backup_id,
+    sha256_file,
     validate_backup_id,
 )
 from codeweaver.ops.backup.prune import BackupEntry, plan_prune
@@ -55,7 +56,11 @@ def test_pack_and_extract_round_trip(tmp_path):
     (src / "top.txt").write_text("hello")
     files = list_files(src)
     assert [f.path for f in files] == ["a/b/f.bin", "top.txt"]
-    pack(src, files, tmp_path / "x.tar.gz")
+    packed, archive = pack(src, tmp_path / "x.tar.gz")
+    assert packed == files  # checksums taken while packing equal a separate pass
+    assert archive == FileEntry(
+        "x.tar.gz", sha256_file(tmp_path / "x.tar.gz"), (tmp_path / "x.tar.gz").stat().st_size
+    )
     names = extract_safely(tmp_path / "x.tar.gz", tmp_path / "out")
     assert check_files(tmp_path / "out", files, names) == []
     (tmp_path / "out" / "top.txt").write_text("HELLO")
@@ -88,7 +93,7 @@ def test_damaged_archive_is_a_clear_error(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     (src / "f").write_bytes(os.urandom(100_000))
-    pack(src, list_files(src), tmp_path / "a.tar.gz")
+    pack(src, tmp_path / "a.tar.gz")
     raw = (tmp_path / "a.tar.gz").read_bytes()
     (tmp_path / "a.tar.gz").write_bytes(raw[: len(raw) // 2])
     with pytest.raises(InputError, match="damaged"):
@@ -267,8 +272,7 @@ def test_extraction_keeps_zero_runs_sparse(tmp_path):
     src.mkdir()
     data = os.urandom(1000) + bytes(8 << 20) + os.urandom(1000) + bytes(70_000)
     (src / "sparse.bin").write_bytes(data)
-    files = list_files(src)
-    pack(src, files, tmp_path / "a.tar.gz")
+    files, _ = pack(src, tmp_path / "a.tar.gz")
     names = extract_safely(tmp_path / "a.tar.gz", tmp_path / "out")
     assert check_files(tmp_path / "out", files, names) == []
     restored = tmp_path / "out" / "sparse.bin"

@@ -354,6 +354,12 @@ class BackupSettings(_Section):
     lock_timeout: float = Field(
         600.0, gt=0, description="Seconds to wait for a project's writer lock."
     )
+    max_mb_per_second: float = Field(
+        40.0,
+        ge=0,
+        description="Rate cap (MiB/s) for a backup's copy, packing, upload and verification "
+        "(0: none); keeps searches served meanwhile fast. Restores are not capped.",
+    )
 
 
 class Settings(BaseSettings):

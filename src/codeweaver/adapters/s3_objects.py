@@ -9,6 +9,7 @@ botocore error leaves this module as ``BackupError``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,11 @@ class S3Destination:
         region: str | None = None,
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> None:
+        """``progress`` is called with the byte count of every transferred part."""
         self.bucket = bucket
+        self._progress = progress
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
         self.uri = f"s3://{bucket}/{self.prefix}"
         try:
@@ -57,7 +61,7 @@ class S3Destination:
 
     def put_file(self, local: Path, key: str) -> None:
         try:
-            self._s3.upload_file(str(local), self.bucket, self._key(key))
+            self._s3.upload_file(str(local), self.bucket, self._key(key), Callback=self._progress)
         except _ERRORS as exc:
             raise self._fail("upload", key, exc) from exc
 
@@ -69,7 +73,7 @@ class S3Destination:
 
     def get_file(self, key: str, local: Path) -> None:
         try:
-            self._s3.download_file(self.bucket, self._key(key), str(local))
+            self._s3.download_file(self.bucket, self._key(key), str(local), Callback=self._progress)
         except ClientError as exc:
             if _missing(exc):
                 raise BackupError(f"{key} is missing from {self.uri}") from None

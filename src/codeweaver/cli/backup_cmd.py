@@ -44,6 +44,16 @@ def _emit(data: dict[str, Any], json_out: bool, line: str) -> None:
         render.info(line)
 
 
+RateOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-rate",
+        min=0,
+        help="Stream the data at most this fast, MiB/s (0: no cap; default: "
+        "backup.max_mb_per_second).",
+    ),
+]
+
 backup_app = typer.Typer(help="Back up, verify, prune and restore.", no_args_is_help=True)
 
 
@@ -61,18 +71,23 @@ def create(
     no_verify: Annotated[
         bool, typer.Option("--no-verify", help="Skip re-reading the uploaded backup.")
     ] = False,
+    max_rate: RateOpt = None,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Back up every project (or one), the identity store and the settings.
 
-    Runs at background CPU priority (only idle CPU time), so a server on the same machine
-    keeps answering at full speed.
+    Runs at background CPU priority (only idle CPU time) and at a capped data rate, so a
+    server on the same machine keeps answering at full speed.
     """
     run_in_background_priority()
     service = build_backup_service(settings_from(config))
     out = service.create(
-        dest, components=_components(components), project=project, verify=not no_verify
+        dest,
+        components=_components(components),
+        project=project,
+        verify=not no_verify,
+        max_mb_per_second=max_rate,
     )
     check = out.get("verification")
     state = "" if check is None else (" verified" if check["ok"] else " FAILED verification")
@@ -115,11 +130,13 @@ def list_(dest: DestOpt = None, json_out: JsonOpt = False, config: ConfigOpt = N
 def verify(
     backup_id: Annotated[str, typer.Argument(help="Backup id.")],
     dest: DestOpt = None,
+    max_rate: RateOpt = None,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Download a backup and check every checksum and the manifest's completeness."""
-    out = build_backup_service(settings_from(config)).verify(backup_id, dest)
+    service = build_backup_service(settings_from(config))
+    out = service.verify(backup_id, dest, max_mb_per_second=max_rate)
     _emit(out, json_out, f"backup {backup_id}: {'OK' if out['ok'] else 'FAILED'}")
     if not out["ok"]:
         for problem in out["problems"]:

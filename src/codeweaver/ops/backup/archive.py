@@ -7,40 +7,75 @@ whole archive is checked before anything is written.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tarfile
 from pathlib import Path, PurePosixPath
 from typing import IO
 
 from codeweaver.errors import InputError
+from codeweaver.ops.backup.filecopy import HashingWriter, copy_sparse
 from codeweaver.ops.backup.manifest import FileEntry, sha256_file
+from codeweaver.ops.backup.throttle import Throttle
 
 __all__ = ["check_files", "extract_safely", "list_files", "pack"]
 
 
-def list_files(root: Path) -> list[FileEntry]:
-    """Every regular file under ``root`` (relative POSIX names, sorted) with its checksum."""
-    out: list[FileEntry] = []
+def _regular_files(root: Path) -> list[Path]:
+    out: list[Path] = []
     for path in sorted(root.rglob("*")):
         if path.is_symlink():
             raise InputError(f"refusing to back up a symbolic link: {path}")
         if path.is_file():
-            rel = path.relative_to(root).as_posix()
-            out.append(FileEntry(rel, sha256_file(path), path.stat().st_size))
+            out.append(path)
     return out
 
 
-def pack(root: Path, files: list[FileEntry], archive: Path) -> None:
-    """Write ``files`` (relative to ``root``) into ``archive`` as gzip'd tar, fsynced."""
-    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
-        for entry in files:
-            info = tar.gettarinfo(str(root / entry.path), arcname=entry.path)
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            with (root / entry.path).open("rb") as fh:
-                tar.addfile(info, fh)
-    with archive.open("rb") as fh:
-        os.fsync(fh.fileno())
+def list_files(root: Path, throttle: Throttle | None = None) -> list[FileEntry]:
+    """Every regular file under ``root`` (relative POSIX names, sorted) with its checksum."""
+    return [
+        FileEntry(p.relative_to(root).as_posix(), sha256_file(p, throttle), p.stat().st_size)
+        for p in _regular_files(root)
+    ]
+
+
+class _HashingReader:
+    def __init__(self, raw: IO[bytes], throttle: Throttle | None) -> None:
+        self._raw = raw
+        self._throttle = throttle
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.digest.update(data)
+        if self._throttle is not None:
+            self._throttle.consume(len(data))
+        return data
+
+
+def pack(
+    root: Path, archive: Path, throttle: Throttle | None = None
+) -> tuple[list[FileEntry], FileEntry]:
+    """Write every regular file under ``root`` into ``archive`` (gzip'd tar, fsynced).
+
+    Each file is read once: its checksum is taken as it is packed, and the archive's
+    while it is written. Returns the files' entries and the archive's."""
+    files: list[FileEntry] = []
+    with archive.open("xb") as raw:
+        out = HashingWriter(raw)
+        with tarfile.open(fileobj=out, mode="w:gz", compresslevel=1) as tar:  # type: ignore[call-overload]
+            for path in _regular_files(root):
+                name = path.relative_to(root).as_posix()
+                info = tar.gettarinfo(str(path), arcname=name)
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                with path.open("rb") as fh:
+                    reader = _HashingReader(fh, throttle)
+                    tar.addfile(info, reader)
+                files.append(FileEntry(name, reader.digest.hexdigest(), info.size))
+        raw.flush()
+        os.fsync(raw.fileno())
+    return files, FileEntry(archive.name, out.hexdigest(), out.size)
 
 
 def _safe_name(name: str) -> str:
@@ -52,20 +87,7 @@ def _safe_name(name: str) -> str:
     return pure.as_posix()
 
 
-_BLOCK = 1 << 16
-
-
-def _copy_sparse(src: IO[bytes], out: IO[bytes]) -> None:
-    """Copy, leaving holes for all-zero blocks (shard files are sparse on disk)."""
-    while block := src.read(_BLOCK):
-        if block.count(0) == len(block):
-            out.seek(len(block), os.SEEK_CUR)
-        else:
-            out.write(block)
-    out.truncate()
-
-
-def extract_safely(archive: Path, target: Path) -> list[str]:
+def extract_safely(archive: Path, target: Path, throttle: Throttle | None = None) -> list[str]:
     """Extract ``archive`` into the empty or new folder ``target``; return the file names."""
     try:
         with tarfile.open(archive, "r:gz") as tar:
@@ -89,14 +111,19 @@ def extract_safely(archive: Path, target: Path) -> list[str]:
                 if src is None:  # pragma: no cover - isfile() members always have data
                     raise InputError(f"unreadable member in backup archive: {m.name!r}")
                 with src, dest.open("xb") as out:
-                    _copy_sparse(src, out)
+                    copy_sparse(src, out, throttle)
                 names.append(_safe_name(m.name))
             return names
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise InputError(f"backup archive {archive.name} is damaged: {exc}") from exc
 
 
-def check_files(root: Path, expected: list[FileEntry], extracted: list[str]) -> list[str]:
+def check_files(
+    root: Path,
+    expected: list[FileEntry],
+    extracted: list[str],
+    throttle: Throttle | None = None,
+) -> list[str]:
     """Problems found comparing extracted files with the manifest (empty: all good)."""
     problems: list[str] = []
     want = {e.path: e for e in expected}
@@ -107,6 +134,6 @@ def check_files(root: Path, expected: list[FileEntry], extracted: list[str]) -> 
         entry, path = want[name], root / name
         if path.stat().st_size != entry.size:
             problems.append(f"size mismatch {name}: {path.stat().st_size} != {entry.size}")
-        elif sha256_file(path) != entry.sha256:
+        elif sha256_file(path, throttle) != entry.sha256:
             problems.append(f"checksum mismatch {name}")
     return problems

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from codeweaver.errors import BackupError, IndexingError
+from codeweaver.ops.backup.filecopy import copy_tree
 from codeweaver.ops.backup.manifest import CollectionInfo
+from codeweaver.ops.backup.throttle import Throttle
 from codeweaver.types import SparseVec, StoreQuery
 
 __all__ = [
@@ -159,6 +161,7 @@ def snapshot_project(
     lock: LockFactory,
     lock_timeout: float,
     probes: int,
+    throttle: Throttle | None = None,
 ) -> CollectionInfo:
     """Copy ``ref``'s folder into ``out`` (``project.json``, manifest, shard, probes)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -167,7 +170,7 @@ def snapshot_project(
         if (ref.folder / "manifest.sqlite").is_file():
             copy_sqlite(ref.folder / "manifest.sqlite", out / "manifest.sqlite")
         if (ref.folder / "shard").is_dir():
-            shutil.copytree(ref.folder / "shard", out / "shard")
+            copy_tree(ref.folder / "shard", out / "shard", throttle)
     # Writers may resume: everything below works on the copy.
     shard = out / "shard"
     recorded = _record_probes(shard, probes) if shard.is_dir() else []

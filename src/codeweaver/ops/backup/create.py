@@ -13,7 +13,7 @@ from typing import Any
 
 from codeweaver.config import Settings
 from codeweaver.errors import BackupError, InputError
-from codeweaver.ops.backup.archive import list_files, pack
+from codeweaver.ops.backup.archive import pack
 from codeweaver.ops.backup.collections import (
     LockFactory,
     ProjectRef,
@@ -25,10 +25,9 @@ from codeweaver.ops.backup.manifest import (
     COMPONENTS,
     BackupManifest,
     CollectionInfo,
-    FileEntry,
     new_backup_id,
-    sha256_file,
 )
+from codeweaver.ops.backup.throttle import Throttle
 
 __all__ = ["BackupContext", "create_backup", "normalize_components", "public_settings"]
 
@@ -79,7 +78,7 @@ def public_settings(settings: Settings) -> dict[str, Any]:
 
 
 def _stage_projects(
-    ctx: BackupContext, staging: Path, project: str | None
+    ctx: BackupContext, staging: Path, project: str | None, throttle: Throttle | None
 ) -> tuple[list[CollectionInfo], list[str]]:
     if ctx.settings.qdrant.mode != "embedded":
         raise BackupError(
@@ -98,6 +97,7 @@ def _stage_projects(
             lock=ctx.lock,
             lock_timeout=ctx.settings.backup.lock_timeout,
             probes=ctx.settings.backup.probe_queries,
+            throttle=throttle,
         )
         for ref in refs
     ]
@@ -106,12 +106,16 @@ def _stage_projects(
 
 
 def _stage(
-    ctx: BackupContext, staging: Path, components: list[str], project: str | None
+    ctx: BackupContext,
+    staging: Path,
+    components: list[str],
+    project: str | None,
+    throttle: Throttle | None,
 ) -> tuple[list[CollectionInfo], list[str]]:
     infos: list[CollectionInfo] = []
     notes: list[str] = []
     if "collections" in components:
-        infos, notes = _stage_projects(ctx, staging, project)
+        infos, notes = _stage_projects(ctx, staging, project, throttle)
     if "identity" in components:
         db = ctx.home / IDENTITY_DB
         if db.is_file():
@@ -132,8 +136,12 @@ def create_backup(
     components: Sequence[str] | None = None,
     project: str | None = None,
     backup_id: str | None = None,
+    throttle: Throttle | None = None,
 ) -> BackupManifest:
-    """Make one backup at ``dest``; the manifest is uploaded last, after the archive."""
+    """Make one backup at ``dest``; the manifest is uploaded last, after the archive.
+
+    ``throttle`` caps the rate of the shard copy, the packing and (when ``dest`` was
+    opened with it) the upload."""
     chosen = normalize_components(components)
     started = time.monotonic()
     bid = backup_id or new_backup_id()
@@ -141,11 +149,9 @@ def create_backup(
     staging = work / "data"
     try:
         staging.mkdir(parents=True)
-        infos, notes = _stage(ctx, staging, chosen, project)
-        files = list_files(staging)
+        infos, notes = _stage(ctx, staging, chosen, project, throttle)
         archive_path = work / ARCHIVE
-        pack(staging, files, archive_path)
-        archive = FileEntry(ARCHIVE, sha256_file(archive_path), archive_path.stat().st_size)
+        files, archive = pack(staging, archive_path, throttle)
         dest.put_file(archive_path, f"{bid}/{ARCHIVE}")
         manifest = BackupManifest(
             backup_id=bid,

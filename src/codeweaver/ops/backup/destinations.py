@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 from urllib.parse import unquote, urlparse
 
 from codeweaver.config import BackupSettings
 from codeweaver.errors import BackupError, ConfigError
+from codeweaver.ops.backup.throttle import Throttle
 
 __all__ = [
     "ARCHIVE",
@@ -54,6 +55,13 @@ class Destination(Protocol):
     def delete_backup(self, backup_id: str) -> None: ...
 
 
+def _copy(src: IO[bytes], out: IO[bytes], throttle: Throttle | None) -> None:
+    while block := src.read(1 << 20):
+        out.write(block)
+        if throttle is not None:
+            throttle.consume(len(block))
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -66,9 +74,10 @@ class FileDestination:
     """Backups in a local folder; every object is written to a temporary name, fsynced
     and renamed, so a reader never sees a partial file."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, throttle: Throttle | None = None) -> None:
         self.root = root
         self.uri = root.as_uri()
+        self._throttle = throttle
 
     def _path(self, key: str) -> Path:
         return self.root / key
@@ -84,7 +93,7 @@ class FileDestination:
                 else:
                     assert isinstance(writer, Path)
                     with writer.open("rb") as src:
-                        shutil.copyfileobj(src, out, 1 << 20)
+                        _copy(src, out, self._throttle)
                 out.flush()
                 os.fsync(out.fileno())
             tmp.replace(dest)
@@ -101,7 +110,8 @@ class FileDestination:
     def get_file(self, key: str, local: Path) -> None:
         src = self._path(key)
         try:
-            shutil.copyfile(src, local)
+            with src.open("rb") as fh, local.open("wb") as out:
+                _copy(fh, out, self._throttle)
         except FileNotFoundError:
             raise BackupError(f"{key} is missing from {self.uri}") from None
         except OSError as exc:
@@ -133,14 +143,17 @@ def default_dest(home: Path) -> str:
     return (home / "backups").as_uri()
 
 
-def open_destination(uri: str | None, settings: BackupSettings, home: Path) -> Destination:
-    """The destination for ``uri`` (default: the setting, else ``<home>/backups``)."""
+def open_destination(
+    uri: str | None, settings: BackupSettings, home: Path, throttle: Throttle | None = None
+) -> Destination:
+    """The destination for ``uri`` (default: the setting, else ``<home>/backups``); file
+    transfers count against ``throttle`` when one is given."""
     target = uri or settings.dest or default_dest(home)
     parsed = urlparse(target)
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
             raise ConfigError(f"invalid backup destination {target!r}: use file:///absolute/path")
-        return FileDestination(Path(unquote(parsed.path)))
+        return FileDestination(Path(unquote(parsed.path)), throttle)
     if parsed.scheme == "s3":
         if not parsed.netloc:
             raise ConfigError(f"invalid backup destination {target!r}: use s3://bucket/prefix")
@@ -153,6 +166,7 @@ def open_destination(uri: str | None, settings: BackupSettings, home: Path) -> D
             region=settings.s3_region,
             access_key_id=settings.s3_access_key_id,
             secret_access_key=settings.s3_secret_access_key,
+            progress=throttle.consume if throttle is not None else None,
         )
     raise ConfigError(
         f"invalid backup destination {target!r}: use file:///path or s3://bucket/prefix"

@@ -6,7 +6,6 @@ one is incomplete (interrupted) and never listed as a backup.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from dataclasses import asdict, dataclass, field
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from codeweaver.errors import InputError
+from codeweaver.ops.backup.filecopy import sha256_stream
+from codeweaver.ops.backup.throttle import Throttle
 
 __all__ = [
     "COMPONENTS",
@@ -31,7 +32,6 @@ __all__ = [
 FORMAT = "codeweaver-backup"
 SCHEMA_VERSION = 1
 COMPONENTS = ("collections", "manifests", "identity", "settings")
-_CHUNK = 1 << 20
 
 
 def new_backup_id(now: datetime | None = None) -> str:
@@ -52,12 +52,9 @@ def validate_backup_id(backup_id: str) -> str:
     return backup_id
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+def sha256_file(path: Path, throttle: Throttle | None = None) -> str:
     with path.open("rb") as fh:
-        while block := fh.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+        return sha256_stream(fh, throttle)
 
 
 @dataclass(frozen=True, slots=True)

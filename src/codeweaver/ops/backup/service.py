@@ -16,6 +16,7 @@ from codeweaver.ops.backup.manifest import validate_backup_id
 from codeweaver.ops.backup.prune import BackupEntry, created_from_id, plan_prune
 from codeweaver.ops.backup.restore import restore_backup
 from codeweaver.ops.backup.swap import rollback_interrupted
+from codeweaver.ops.backup.throttle import Throttle
 from codeweaver.ops.backup.verify import read_manifest, verify_backup
 
 __all__ = ["BackupService"]
@@ -29,8 +30,12 @@ class BackupService:
     def context(self) -> BackupContext:
         return self._ctx
 
-    def destination(self, uri: str | None = None) -> Destination:
-        return open_destination(uri, self._ctx.settings.backup, self._ctx.home)
+    def destination(self, uri: str | None = None, throttle: Throttle | None = None) -> Destination:
+        return open_destination(uri, self._ctx.settings.backup, self._ctx.home, throttle)
+
+    def _throttle(self, max_mb_per_second: float | None) -> Throttle:
+        rate = self._ctx.settings.backup.max_mb_per_second
+        return Throttle(rate if max_mb_per_second is None else max_mb_per_second)
 
     def _work(self, name: str) -> Path:
         return self._ctx.home / ".backup-work" / name
@@ -42,16 +47,21 @@ class BackupService:
         components: Sequence[str] | None = None,
         project: str | None = None,
         verify: bool = True,
+        max_mb_per_second: float | None = None,
     ) -> dict[str, Any]:
-        """Back up, then (by default) verify the uploaded copy end to end."""
-        target = self.destination(dest)
+        """Back up, then (by default) verify the uploaded copy end to end; the data is
+        streamed at most at ``max_mb_per_second`` MiB/s (default: the setting, 0: no cap)."""
+        throttle = self._throttle(max_mb_per_second)
+        target = self.destination(dest, throttle)
         with exclusive(self._ctx.home / ".backup-work" / "create.lock", "backup"):
             with exclusive(self._ctx.home / ".restore" / "lock", "restore"):
                 rollback_interrupted(self._ctx.home)
             for stale in self._work(".").iterdir():  # left by a killed run
                 if stale.is_dir() and not stale.name.startswith("verify-"):
                     shutil.rmtree(stale, ignore_errors=True)
-            manifest = create_backup(self._ctx, target, components=components, project=project)
+            manifest = create_backup(
+                self._ctx, target, components=components, project=project, throttle=throttle
+            )
             out = manifest.summary()
             out["destination"] = target.uri
             out["collections"] = [
@@ -61,8 +71,9 @@ class BackupService:
             out["notes"] = manifest.notes
             if verify:
                 out["verification"] = verify_backup(
-                    target, manifest.backup_id, self._work(f"verify-{manifest.backup_id}")
+                    target, manifest.backup_id, self._work(f"verify-{manifest.backup_id}"), throttle
                 )
+            out["throttled_seconds"] = round(throttle.waited, 1)
         return out
 
     def list(self, dest: str | None = None) -> list[dict[str, Any]]:
@@ -85,13 +96,16 @@ class BackupService:
             rows.append(row)
         return rows
 
-    def verify(self, backup_id: str, dest: str | None = None) -> dict[str, Any]:
-        target = self.destination(dest)
+    def verify(
+        self, backup_id: str, dest: str | None = None, *, max_mb_per_second: float | None = None
+    ) -> dict[str, Any]:
+        throttle = self._throttle(max_mb_per_second)
+        target = self.destination(dest, throttle)
         validate_backup_id(backup_id)
         if backup_id not in target.backup_ids():
             raise NotFoundError(f"no backup {backup_id} at {target.uri}")
         work = self._work(f"verify-{backup_id}-{datetime.now(UTC).strftime('%H%M%S%f')}")
-        return verify_backup(target, backup_id, work)
+        return verify_backup(target, backup_id, work, throttle)
 
     def prune(
         self,

@@ -18,6 +18,7 @@ from codeweaver.ops.backup.manifest import (
     sha256_file,
     validate_backup_id,
 )
+from codeweaver.ops.backup.throttle import Throttle
 
 __all__ = ["Fetched", "fetch_backup", "read_manifest", "verify_backup"]
 
@@ -42,8 +43,12 @@ def read_manifest(dest: Destination, backup_id: str) -> BackupManifest | None:
     return BackupManifest.from_json(raw, source=f"{dest.uri}{backup_id}/{MANIFEST}")
 
 
-def fetch_backup(dest: Destination, backup_id: str, work: Path) -> Fetched:
-    """Download ``backup_id`` into ``work`` and check it; never raises for bad content."""
+def fetch_backup(
+    dest: Destination, backup_id: str, work: Path, throttle: Throttle | None = None
+) -> Fetched:
+    """Download ``backup_id`` into ``work`` and check it; never raises for bad content.
+
+    ``throttle`` caps the rate of the local checksums and unpacking."""
     data = work / "data"
     try:
         manifest = read_manifest(dest, backup_id)
@@ -75,25 +80,27 @@ def fetch_backup(dest: Destination, backup_id: str, work: Path) -> Fetched:
         fetched.problems.append(
             f"archive is {size} bytes, the manifest says {manifest.archive.size}"
         )
-    elif sha256_file(archive) != manifest.archive.sha256:
+    elif sha256_file(archive, throttle) != manifest.archive.sha256:
         fetched.problems.append("archive checksum does not match the manifest")
     if fetched.problems:
         return fetched
     try:
-        names = extract_safely(archive, data)
+        names = extract_safely(archive, data, throttle)
     except CodeWeaverError as exc:
         fetched.problems.append(str(exc))
         return fetched
     finally:
         archive.unlink(missing_ok=True)
-    fetched.problems += check_files(data, manifest.files, names)
+    fetched.problems += check_files(data, manifest.files, names, throttle)
     return fetched
 
 
-def verify_backup(dest: Destination, backup_id: str, work: Path) -> dict[str, Any]:
+def verify_backup(
+    dest: Destination, backup_id: str, work: Path, throttle: Throttle | None = None
+) -> dict[str, Any]:
     """Check a backup end to end; on success record ``verified.json`` beside it."""
     try:
-        fetched = fetch_backup(dest, backup_id, work)
+        fetched = fetch_backup(dest, backup_id, work, throttle)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result: dict[str, Any] = {

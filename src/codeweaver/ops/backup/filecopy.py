@@ -1,0 +1,79 @@
+"""Rate-capped file copies that keep holes, and checksums computed while streaming.
+
+Shard files are sparse on disk (preallocated segments); copying them block by block and
+seeking over all-zero blocks keeps the copy as small as the original.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import IO
+
+from codeweaver.errors import InputError
+from codeweaver.ops.backup.throttle import Throttle
+
+__all__ = ["BLOCK", "HashingWriter", "copy_sparse", "copy_tree", "sha256_stream"]
+
+BLOCK = 1 << 20
+_HOLE = 1 << 16  # the smallest all-zero run left as a hole
+
+
+def copy_sparse(src: IO[bytes], out: IO[bytes], throttle: Throttle | None = None) -> None:
+    """Copy ``src`` to ``out`` (both at their start), leaving holes for all-zero blocks."""
+    while block := src.read(_HOLE):
+        if block.count(0) == len(block):
+            out.seek(len(block), os.SEEK_CUR)
+        else:
+            out.write(block)
+        if throttle is not None:
+            throttle.consume(len(block))
+    out.truncate()
+
+
+def copy_tree(src: Path, dst: Path, throttle: Throttle | None = None) -> None:
+    """Copy the folder ``src`` to the new folder ``dst`` (regular files and folders only;
+    modification times kept)."""
+    dst.mkdir(parents=True)
+    for path in sorted(src.rglob("*")):
+        target = dst / path.relative_to(src)
+        if path.is_symlink():
+            raise InputError(f"refusing to copy a symbolic link: {path}")
+        if path.is_dir():
+            target.mkdir(exist_ok=True)
+        elif path.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("rb") as fh, target.open("xb") as out:
+                copy_sparse(fh, out, throttle)
+            shutil.copystat(path, target)
+
+
+def sha256_stream(fh: IO[bytes], throttle: Throttle | None = None) -> str:
+    digest = hashlib.sha256()
+    while block := fh.read(BLOCK):
+        digest.update(block)
+        if throttle is not None:
+            throttle.consume(len(block))
+    return digest.hexdigest()
+
+
+class HashingWriter:
+    """A write-only file wrapper that checksums and counts what passes through."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._digest.update(data)
+        self.size += len(data)
+        return self._raw.write(data)
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()

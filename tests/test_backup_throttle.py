@@ -1,0 +1,123 @@
+"""The backup's rate cap and its rate-capped, hole-keeping copies (pure logic)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+
+import pytest
+
+from codeweaver.ops.backup.filecopy import HashingWriter, copy_sparse, copy_tree, sha256_stream
+from codeweaver.ops.backup.manifest import sha256_file
+from codeweaver.ops.backup.throttle import Throttle
+
+MiB = 1 << 20
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def _throttle(rate: float) -> tuple[Throttle, FakeClock]:
+    clock = FakeClock()
+    return Throttle(rate, clock=clock, sleep=clock.sleep), clock
+
+
+def test_the_cap_spreads_bytes_over_time():
+    throttle, clock = _throttle(10)
+    for _ in range(50):
+        throttle.consume(MiB)  # work itself takes no time on the fake clock
+    assert clock.now - 100.0 == pytest.approx(5.0)
+    assert throttle.waited == pytest.approx(5.0)
+
+
+def test_slow_work_is_not_slowed_further():
+    throttle, clock = _throttle(10)
+    for _ in range(20):
+        clock.now += 0.2  # 1 MiB per 0.2 s = 5 MiB/s, under the cap
+        throttle.consume(MiB)
+    assert clock.slept == []
+
+
+def test_idle_time_is_made_up_for_only_briefly():
+    throttle, clock = _throttle(10)
+    clock.now += 60  # a long pause earns no burst of 600 MiB
+    for _ in range(10):
+        throttle.consume(MiB)
+    assert clock.now - 160.0 == pytest.approx(0.9)
+
+
+def test_zero_means_no_cap_and_negative_is_refused():
+    throttle, clock = _throttle(0)
+    throttle.consume(10**12)
+    assert clock.slept == [] and not throttle.limited
+    with pytest.raises(ValueError):
+        Throttle(-1)
+
+
+def test_threads_share_one_budget():
+    clock = FakeClock()  # frozen: each consume waits for all bytes consumed before it
+    throttle = Throttle(100, clock=clock, sleep=lambda s: None)
+    threads = [
+        threading.Thread(target=lambda: [throttle.consume(MiB) for _ in range(16)])
+        for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert throttle.waited == pytest.approx(sum((i + 1) / 100 for i in range(128)), rel=1e-6)
+
+
+def test_copy_tree_keeps_content_holes_and_times(tmp_path):
+    src = tmp_path / "shard"
+    (src / "segments" / "a").mkdir(parents=True)
+    data = os.urandom(3000) + bytes(4 * MiB) + os.urandom(10)
+    (src / "segments" / "a" / "data.bin").write_bytes(data)
+    (src / "wal").write_bytes(b"log")
+    os.utime(src / "wal", (1_000_000, 1_000_000))
+    (src / "empty").mkdir()
+    throttle, clock = _throttle(1)
+    copy_tree(src, tmp_path / "copy", throttle)
+    copied = tmp_path / "copy" / "segments" / "a" / "data.bin"
+    assert copied.read_bytes() == data
+    assert copied.stat().st_blocks * 512 < MiB
+    assert (tmp_path / "copy" / "wal").stat().st_mtime == 1_000_000
+    assert (tmp_path / "copy" / "empty").is_dir()
+    assert clock.now - 100.0 == pytest.approx((len(data) + 3) / MiB, abs=0.1)
+
+
+def test_copy_tree_refuses_links(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "link").symlink_to("/etc/passwd")
+    with pytest.raises(Exception, match="symbolic link"):
+        copy_tree(tmp_path / "src", tmp_path / "dst")
+
+
+def test_streamed_checksums_match(tmp_path):
+    data = os.urandom(3 * MiB + 17)
+    (tmp_path / "f").write_bytes(data)
+    throttle, _ = _throttle(100)
+
+    want = hashlib.sha256(data).hexdigest()
+    assert sha256_file(tmp_path / "f", throttle) == want
+    assert sha256_stream(io.BytesIO(data)) == want
+    out = io.BytesIO()
+    writer = HashingWriter(out)
+    for start in range(0, len(data), MiB):
+        writer.write(data[start : start + MiB])
+    assert writer.hexdigest() == want and writer.size == len(data) == len(out.getvalue())
+    copied = io.BytesIO()
+    copy_sparse(io.BytesIO(bytes(MiB) + data), copied, throttle)
+    assert copied.getvalue() == bytes(MiB) + data
