@@ -1,4 +1,4 @@
-"""The backup's rate cap and its rate-capped, hole-keeping copies (pure logic)."""
+"""The backup's rate cap, its rate-capped hole-keeping copies, its background priority."""
 
 from __future__ import annotations
 
@@ -121,3 +121,12 @@ def test_streamed_checksums_match(tmp_path):
     copied = io.BytesIO()
     copy_sparse(io.BytesIO(bytes(MiB) + data), copied, throttle)
     assert copied.getvalue() == bytes(MiB) + data
+
+
+def test_background_process_runs_at_idle_priority():
+    from codeweaver.ops.backup.priority import background_process
+
+    with background_process() as pool:
+        policy = pool.submit(os.sched_getscheduler, 0).result()
+        parent = os.sched_getscheduler(0)
+    assert policy == os.SCHED_IDLE and parent != os.SCHED_IDLE

@@ -229,6 +229,36 @@ class EdgeStore:
             with self._errors("count the index"):
                 return int(shard.count(qe.CountRequest(exact=True)))
 
+    def sample_vectors(self, count: int, scan: int = 2000) -> list[dict[str, Any]]:
+        """Up to ``count`` stored points spread over the first ``scan`` ids, with their own
+        vectors: ``{"point", "dense", "sparse": {"indices", "values"}}`` (backup probes)."""
+        if count < 1:
+            return []
+        with self._lock:
+            shard = self._open_shard()
+            if shard is None:
+                return []
+            with self._errors("read the index"):
+                records, _ = shard.scroll(qe.ScrollRequest(limit=scan, with_vector=True))
+        step = max(1, len(records) // count)
+        out: list[dict[str, Any]] = []
+        for rec in records[::step][:count]:
+            vectors: dict[str, Any] = dict(rec.vector) if isinstance(rec.vector, dict) else {}
+            dense, sparse = vectors.get(DENSE), vectors.get(SPARSE)
+            if dense is None:
+                continue
+            out.append(
+                {
+                    "point": str(rec.id),
+                    "dense": [float(x) for x in dense],
+                    "sparse": {
+                        "indices": [int(i) for i in sparse.indices] if sparse is not None else [],
+                        "values": [float(v) for v in sparse.values] if sparse is not None else [],
+                    },
+                }
+            )
+        return out
+
     def paths(self) -> set[str]:
         with self._lock:
             shard = self._open_shard()

@@ -9,8 +9,6 @@ shard reads neither hold this process's GIL nor take CPU time searches want.
 from __future__ import annotations
 
 import logging
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from typing import Annotated, Any
 
 from fastapi import Path as PathParam
@@ -23,7 +21,7 @@ from codeweaver.config import Settings
 from codeweaver.container import build_backup_service
 from codeweaver.errors import CodeWeaverError
 from codeweaver.ops.backup import BackupScheduler, BackupService
-from codeweaver.ops.backup.priority import run_in_background_priority
+from codeweaver.ops.backup.priority import background_process
 
 __all__ = [
     "BackupBody",
@@ -58,14 +56,14 @@ def _service(request: Request) -> BackupService:
 
 
 def _create_in_background(settings: Settings, kwargs: dict[str, Any]) -> dict[str, Any]:
-    run_in_background_priority()
     return build_backup_service(settings).create(**kwargs)
 
 
 def create_in_child(settings: Settings, **kwargs: Any) -> dict[str, Any]:
-    """``BackupService.create`` in a fresh child process; its errors are raised here."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+    """``BackupService.create`` in a fresh child process; its errors are raised here.
+
+    The child lowers its priority before it loads the rest of CodeWeaver."""
+    with background_process() as pool:
         return pool.submit(_create_in_background, settings, kwargs).result()
 
 

@@ -111,18 +111,21 @@ def _probe_query(probe: dict[str, Any]) -> StoreQuery:
     )
 
 
-def _record_probes(shard: Path, count: int) -> list[dict[str, Any]]:
-    from codeweaver.adapters.edge_backup import sample_vectors
+def _inspect_copy(shard: Path, probes: int) -> tuple[int, list[dict[str, Any]]]:
+    """Open the copied shard once: its point count, and ``probes`` probe searches with
+    their top results."""
     from codeweaver.adapters.edge_store import EdgeStore
 
-    probes = sample_vectors(shard, count)
+    if not shard.is_dir():
+        return 0, []
     store = EdgeStore(shard)
     try:
-        for probe in probes:
+        recorded = store.sample_vectors(probes)
+        for probe in recorded:
             probe["top"] = [[h.id, h.score] for h in store.search(_probe_query(probe))]
+        return store.count(), recorded
     finally:
         store.close()
-    return probes
 
 
 def same_results(expected: list[tuple[str, float]], got: list[tuple[str, float]]) -> bool:
@@ -140,18 +143,6 @@ def same_results(expected: list[tuple[str, float]], got: list[tuple[str, float]]
         return False
     lowest = min(want, default=0.0)
     return all(have[k] == ids for k, ids in want.items() if k != lowest)
-
-
-def _count(shard: Path) -> int:
-    from codeweaver.adapters.edge_store import EdgeStore
-
-    if not shard.is_dir():
-        return 0
-    store = EdgeStore(shard)
-    try:
-        return store.count()
-    finally:
-        store.close()
 
 
 def snapshot_project(
@@ -172,14 +163,13 @@ def snapshot_project(
         if (ref.folder / "shard").is_dir():
             copy_tree(ref.folder / "shard", out / "shard", throttle)
     # Writers may resume: everything below works on the copy.
-    shard = out / "shard"
-    recorded = _record_probes(shard, probes) if shard.is_dir() else []
+    points, recorded = _inspect_copy(out / "shard", probes)
     (out / "probes.json").write_text(json.dumps(recorded), encoding="utf-8")
     files, model, dim = _manifest_facts(out / "manifest.sqlite")
     return CollectionInfo(
         project=ref.name,
         store="edge",
-        points=_count(shard),
+        points=points,
         files=files,
         model=model,
         dim=dim,
@@ -187,32 +177,40 @@ def snapshot_project(
     )
 
 
+def _replay(
+    shard: Path, probes: list[dict[str, Any]], project: str, problems: list[str]
+) -> tuple[int, int]:
+    """Open a restored shard once: its point count and how many probes match."""
+    from codeweaver.adapters.edge_store import EdgeStore
+
+    if not shard.is_dir():
+        return 0, 0
+    store = EdgeStore(shard)
+    matched = 0
+    try:
+        for probe in probes:
+            got = [(h.id, h.score) for h in store.search(_probe_query(probe))]
+            if same_results([(str(i), float(s)) for i, s in probe["top"]], got):
+                matched += 1
+            else:
+                problems.append(f"{project}: probe {probe['point']} returned other results")
+        return store.count(), matched
+    finally:
+        store.close()
+
+
 def check_project(folder: Path, info: CollectionInfo) -> dict[str, Any]:
     """Open a restored project copy: point count, manifest and probe results."""
     problems: list[str] = []
-    points = _count(folder / "shard")
+    mismatches: list[str] = []
+    probes = json.loads((folder / "probes.json").read_text(encoding="utf-8"))
+    points, matched = _replay(folder / "shard", probes, info.project, mismatches)
     if points != info.points:
         problems.append(f"{info.project}: {points} points, the backup recorded {info.points}")
     files, _, _ = _manifest_facts(folder / "manifest.sqlite")
     if files != info.files:
         problems.append(f"{info.project}: manifest lists {files} files, expected {info.files}")
-    probes = json.loads((folder / "probes.json").read_text(encoding="utf-8"))
-    matched = 0
-    if probes and (folder / "shard").is_dir():
-        from codeweaver.adapters.edge_store import EdgeStore
-
-        store = EdgeStore(folder / "shard")
-        try:
-            for probe in probes:
-                got = [(h.id, h.score) for h in store.search(_probe_query(probe))]
-                if same_results([(str(i), float(s)) for i, s in probe["top"]], got):
-                    matched += 1
-                else:
-                    problems.append(
-                        f"{info.project}: probe {probe['point']} returned other results"
-                    )
-        finally:
-            store.close()
+    problems += mismatches
     return {
         "project": info.project,
         "points": points,

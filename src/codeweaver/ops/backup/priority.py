@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 
-__all__ = ["run_in_background_priority"]
+__all__ = ["background_process", "run_in_background_priority"]
 
 
 def run_in_background_priority() -> str:
@@ -20,3 +22,13 @@ def run_in_background_priority() -> str:
         return "nice"
     except OSError:
         return "normal"
+
+
+def background_process() -> ProcessPoolExecutor:
+    """A one-worker pool whose fresh (spawned) process lowers its priority before it
+    loads anything else."""
+    return ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=run_in_background_priority,
+    )
