@@ -54,7 +54,9 @@ def test_create_list_verify_over_http(served):
 
     async def go():
         async with client_for(settings, engine) as c:
-            r = await c.post("/api/v1/admin/backups", json={"components": ["collections"]})
+            r = await c.post(
+                "/api/v1/admin/backups", json={"components": ["collections"], "wait": True}
+            )
             assert r.status_code == 201, r.text
             made = r.json()
             assert made["verification"]["ok"] and made["points"] == 32
@@ -86,6 +88,45 @@ def test_create_list_verify_over_http(served):
     assert ("admin.backup.verify", "success") in events
     assert ("admin.backup.verify", "failure") in events  # the truncated archive
     assert ("admin.backup.create", "failure") in events  # the unknown component
+
+
+def test_backup_jobs_over_http(served):
+    settings, engine, dest = served()
+
+    async def go():
+        async with client_for(settings, engine) as c:
+            r = await c.post("/api/v1/admin/backups", json={"project": "proj"})
+            assert r.status_code == 202, r.text
+            job = r.json()
+            url = job["status_url"]
+            assert job["state"] == "running" and r.headers["location"] == url
+            busy = await c.post("/api/v1/admin/backups", json={})
+            assert busy.status_code == 503 and job["job_id"] in busy.text
+            # searches keep answering while the backup runs
+            s = await c.post("/api/v1/search", json={"query": "retry upload", "project": "proj"})
+            assert s.status_code == 200 and s.json()["results"]
+            deadline = time.monotonic() + 120
+            while job["state"] == "running" and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                got = await c.get(url)
+                assert got.status_code == 200
+                job = got.json()
+            assert job["state"] == "succeeded", job
+            assert job["result"]["verification"]["ok"] and job["result"]["points"] == 32
+            assert (dest / job["result"]["backup_id"] / "manifest.json").is_file()
+            missing = await c.get("/api/v1/admin/backups/jobs/bkj_0000")
+            assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+            bad = await c.post("/api/v1/admin/backups", json={"project": "nope"})
+            assert bad.status_code == 422 and "unknown project" in bad.text
+            return job
+
+    job = asyncio.run(go())
+    audit = [json.loads(x) for x in (settings.home / "audit.log").read_text().splitlines()]
+    creates = [a for a in audit if a["event"] == "admin.backup.create"]
+    done = [a for a in creates if a.get("job_id") == job["job_id"]]
+    assert len(done) == 1 and done[0]["outcome"] == "success"
+    assert done[0]["backup_id"] == job["result"]["backup_id"]
+    assert sum(a["outcome"] == "failure" for a in creates) == 2  # busy, unknown project
 
 
 def test_scheduled_backups_run_in_serve_and_prune(served):

@@ -239,3 +239,33 @@ def test_identity_store_round_trip_ignores_the_live_wal(tmp_path):
         assert [r[0] for r in conn.execute("SELECT name FROM users")] == ["ada"]
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
+
+
+def test_restore_is_refused_while_codeweaver_uses_the_data_dir(golden, home):
+    """A running server (any open engine) keeps a restore out, and a restore in progress
+    keeps servers and commands out; the live data is never touched."""
+    from codeweaver.config import Settings
+    from codeweaver.container import build_engine
+    from codeweaver.errors import IndexingError
+    from codeweaver.index.lock import home_exclusive
+    from embedder_twin import HashEmbedder
+
+    _, results, counts = golden
+    env = cli_env(home)
+    dest = home.parent / "vault"
+    bid = backup(env, "--dest", dest.as_uri(), "--no-verify")["backup_id"]
+    engine = build_engine(Settings(home=home), embedder=HashEmbedder())
+    try:
+        res = run(["backup", "restore", bid, "--dest", dest.as_uri()], env)
+    finally:
+        engine.close()
+    assert res.returncode != 0 and "stop it before you restore a backup" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    assert status(env) == counts and search_ids(env) == results
+    with home_exclusive(home, "restore a backup"):
+        with pytest.raises(IndexingError, match="being restored"):
+            build_engine(Settings(home=home), embedder=HashEmbedder())
+        res = run(["search", "retry upload", "-p", "proj"], env)
+        assert res.returncode != 0 and "being restored" in res.stderr
+    res = run(["backup", "restore", bid, "--dest", dest.as_uri(), "--json"], env)
+    assert res.returncode == 0, res.stdout + res.stderr

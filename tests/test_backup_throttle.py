@@ -9,7 +9,13 @@ import threading
 
 import pytest
 
-from codeweaver.ops.backup.filecopy import HashingWriter, copy_sparse, copy_tree, sha256_stream
+from codeweaver.ops.backup.filecopy import (
+    HashingWriter,
+    copy_file,
+    copy_sparse,
+    copy_tree,
+    sha256_stream,
+)
 from codeweaver.ops.backup.manifest import sha256_file
 from codeweaver.ops.backup.throttle import Throttle
 
@@ -92,10 +98,28 @@ def test_copy_tree_keeps_content_holes_and_times(tmp_path):
     copy_tree(src, tmp_path / "copy", throttle)
     copied = tmp_path / "copy" / "segments" / "a" / "data.bin"
     assert copied.read_bytes() == data
-    assert copied.stat().st_blocks * 512 < MiB
+    assert copied.stat().st_blocks * 512 < 2 * MiB  # the 4 MiB of zeros are holes
     assert (tmp_path / "copy" / "wal").stat().st_mtime == 1_000_000
     assert (tmp_path / "copy" / "empty").is_dir()
-    assert clock.now - 100.0 == pytest.approx((len(data) + 3) / MiB, abs=0.1)
+    # only blocks holding data count against the cap: the first MiB, the last 3010 bytes
+    # and the 3-byte log
+    assert clock.now - 100.0 == pytest.approx((MiB + 3010 + 3) / MiB)
+
+
+def test_copy_file_reads_only_the_data_of_sparse_files(tmp_path):
+    src = tmp_path / "segment.dat"
+    with src.open("wb") as fh:  # 64 MiB apparent, 2 small data runs
+        fh.write(b"head")
+        fh.seek(40 * MiB)
+        fh.write(os.urandom(5000))
+        fh.truncate(64 * MiB)
+    throttle, clock = _throttle(1)
+    copy_file(src, tmp_path / "copy.dat", throttle)
+    copied = tmp_path / "copy.dat"
+    assert copied.stat().st_size == 64 * MiB and copied.stat().st_blocks * 512 < MiB
+    with src.open("rb") as a, copied.open("rb") as b:
+        assert sha256_stream(a) == sha256_stream(b)
+    assert clock.now - 100.0 < 2.5  # the data extents, not 64 MiB at 1 MiB/s
 
 
 def test_copy_tree_refuses_links(tmp_path):
@@ -130,3 +154,46 @@ def test_background_process_runs_at_idle_priority():
         policy = pool.submit(os.sched_getscheduler, 0).result()
         parent = os.sched_getscheduler(0)
     assert policy == os.SCHED_IDLE and parent != os.SCHED_IDLE
+
+
+def test_backup_jobs_record_success_failure_and_crashes():
+    from codeweaver.api.backup_jobs import BackupJobs
+    from codeweaver.errors import BackupError, NotFoundError
+
+    jobs = BackupJobs()
+    ended: list[str] = []
+    gate = threading.Event()
+
+    def ok() -> dict:
+        gate.wait(10)
+        return {"backup_id": "b", "verification": {"ok": True, "problems": []}}
+
+    done = threading.Event()
+
+    def finished(job) -> None:
+        ended.append(job.state)
+        done.set()
+
+    first = jobs.submit(ok, finished)
+    with pytest.raises(BackupError, match=first.job_id):
+        jobs.submit(ok, finished)
+    gate.set()
+    assert done.wait(10) and jobs.get(first.job_id).state == "succeeded"
+    outcomes = {
+        "unverified": lambda: {"verification": {"ok": False, "problems": ["checksum x"]}},
+        "error": lambda: (_ for _ in ()).throw(BackupError("disk full")),
+        "crash": lambda: (_ for _ in ()).throw(RuntimeError("boom")),
+    }
+    errors = {}
+    for name, run in outcomes.items():
+        done.clear()
+        job = jobs.submit(run, finished)
+        assert done.wait(10)
+        errors[name] = jobs.get(job.job_id).as_dict()
+    assert {e["state"] for e in errors.values()} == {"failed"}
+    assert errors["unverified"]["error"] == "checksum x"
+    assert errors["error"]["error"] == "disk full"
+    assert "RuntimeError: boom" in errors["crash"]["error"]
+    assert ended == ["succeeded", "failed", "failed", "failed"]
+    with pytest.raises(NotFoundError):
+        jobs.get("bkj_nope")

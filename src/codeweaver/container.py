@@ -206,7 +206,7 @@ def build_backup_service(settings: Settings) -> BackupService:
     """Backups of this data directory: projects, their writer locks, the version."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from codeweaver.index.lock import writer_lock
+    from codeweaver.index.lock import home_exclusive, writer_lock
     from codeweaver.ops.backup import BackupContext, BackupService, ProjectRef
 
     registry = ProjectRegistry(settings.home)
@@ -218,4 +218,12 @@ def build_backup_service(settings: Settings) -> BackupService:
         running = version("codeweaver")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         running = "0"
-    return BackupService(BackupContext(settings, projects, writer_lock, running))
+    return BackupService(
+        BackupContext(
+            settings,
+            projects,
+            writer_lock,
+            running,
+            exclusive_home=lambda action: home_exclusive(settings.home, action),
+        )
+    )

@@ -20,7 +20,7 @@ from typing import Any
 
 from codeweaver.errors import CodeWeaverError, InputError, NotFoundError, OutOfScopeError
 from codeweaver.index.discovery import resolve_root
-from codeweaver.index.lock import writer_lock
+from codeweaver.index.lock import HomeInUse, writer_lock
 from codeweaver.index.manifest import Manifest
 from codeweaver.index.pipeline import Indexer, IndexOptions, Progress, model_mismatch
 from codeweaver.index.projects import (
@@ -74,6 +74,7 @@ class Engine:
         caches: CacheSet | None = None,
     ) -> None:
         self._registry = registry
+        self._in_use = HomeInUse(registry.home)  # a restore waits until this engine closes
         self._store_factory = store_factory
         self._embedder = embedder
         self._sparse = sparse
@@ -425,6 +426,7 @@ class Engine:
                 handle.store.close()
                 handle.manifest.close()
             self._open.clear()
+        self._in_use.release()
 
 
 def _notify(listeners: list[Any], event: Any) -> None:

@@ -3,6 +3,7 @@ helpers handlers use (data access, tenant-scope denials)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -12,6 +13,7 @@ from codeweaver.ops.auth import LOCAL, AuditLog, Principal
 __all__ = [
     "audit_access",
     "audit_admin",
+    "audit_admin_later",
     "audit_denied",
     "audit_of",
     "principal_of",
@@ -33,21 +35,26 @@ def audit_of(request: Request) -> AuditLog | None:
     return audit
 
 
-def _emit(request: Request, event: str, outcome: str, reason: str | None, **extra: Any) -> None:
+def _emitter(request: Request, event: str) -> Callable[..., None]:
+    """Emit ``event`` for ``request`` now or later (the request's details are taken now)."""
     audit = audit_of(request)
-    if audit is None:
-        return
     state = request.scope.get("state", {})
-    audit.emit(
-        event,
-        user=state.get("user"),
-        tenant_id=state.get("tenant_id"),
-        request_id=state.get("request_id"),
-        route=f"{request.method} {request.url.path}",
-        outcome=outcome,
-        reason=reason,
-        **extra,
-    )
+    fields = {
+        "user": state.get("user"),
+        "tenant_id": state.get("tenant_id"),
+        "request_id": state.get("request_id"),
+        "route": f"{request.method} {request.url.path}",
+    }
+
+    def emit(outcome: str, reason: str | None = None, **extra: Any) -> None:
+        if audit is not None:
+            audit.emit(event, **fields, outcome=outcome, reason=reason, **extra)
+
+    return emit
+
+
+def _emit(request: Request, event: str, outcome: str, reason: str | None, **extra: Any) -> None:
+    _emitter(request, event)(outcome, reason, **extra)
 
 
 def audit_access(request: Request, project: str, action: str, **extra: Any) -> None:
@@ -60,6 +67,12 @@ def audit_admin(
 ) -> None:
     """``admin.<action>``: backups and other administrative changes made over HTTP."""
     _emit(request, f"admin.{action}", outcome, reason, **extra)
+
+
+def audit_admin_later(request: Request, action: str) -> Callable[..., None]:
+    """``admin.<action>`` for work that ends after the request: call the result with
+    ``(outcome, reason=None, **extra)`` when it does."""
+    return _emitter(request, f"admin.{action}")
 
 
 def audit_denied(request: Request, reason: str) -> None:

@@ -16,15 +16,18 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from codeweaver.api.access import audit_admin
+from codeweaver.api.access import audit_admin, audit_admin_later
+from codeweaver.api.backup_jobs import BackupJob, BackupJobs
 from codeweaver.config import Settings
 from codeweaver.container import build_backup_service
-from codeweaver.errors import CodeWeaverError
+from codeweaver.errors import CodeWeaverError, InputError
 from codeweaver.ops.backup import BackupScheduler, BackupService
+from codeweaver.ops.backup.create import normalize_components
 from codeweaver.ops.backup.priority import background_process
 
 __all__ = [
     "BackupBody",
+    "backup_job",
     "create_backup",
     "create_in_child",
     "list_backups",
@@ -34,6 +37,7 @@ __all__ = [
 
 log = logging.getLogger("codeweaver.api")
 BackupId = Annotated[str, PathParam(min_length=1, max_length=64)]
+JobId = Annotated[str, PathParam(min_length=1, max_length=64)]
 
 
 class BackupBody(BaseModel):
@@ -44,6 +48,7 @@ class BackupBody(BaseModel):
     )
     project: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     verify: bool = True
+    wait: bool = False
 
 
 def _service(request: Request) -> BackupService:
@@ -67,19 +72,58 @@ def create_in_child(settings: Settings, **kwargs: Any) -> dict[str, Any]:
         return pool.submit(_create_in_background, settings, kwargs).result()
 
 
+def _jobs(request: Request) -> BackupJobs:
+    jobs: BackupJobs | None = getattr(request.app.state, "backup_jobs", None)
+    if jobs is None:
+        jobs = request.app.state.backup_jobs = BackupJobs()
+    return jobs
+
+
 def create_backup(request: Request, body: BackupBody | None = None) -> JSONResponse:
+    """Start a backup job (202 + job id), or with ``wait`` run it and answer 201 + summary.
+
+    Bad input (destination, components, project) is refused here, before anything runs."""
     body = body or BackupBody(components=None)
-    _service(request).destination()  # a bad destination fails here, before a process starts
-    settings: Settings = request.app.state.settings
+    service = _service(request)
+    audit = audit_admin_later(request, "backup.create")
     try:
-        out = create_in_child(
-            settings, components=body.components, project=body.project, verify=body.verify
-        )
+        service.destination()
+        normalize_components(body.components)
+        if body.project is not None and body.project not in service.project_names():
+            raise InputError(f"unknown project {body.project!r}")
     except CodeWeaverError as exc:
-        audit_admin(request, "backup.create", "failure", str(exc))
+        audit("failure", str(exc))
         raise
-    audit_admin(request, "backup.create", backup_id=out.get("backup_id"))
-    return JSONResponse(out, status_code=201)
+    settings: Settings = request.app.state.settings
+    kwargs = {"components": body.components, "project": body.project, "verify": body.verify}
+    if body.wait:
+        try:
+            out = create_in_child(settings, **kwargs)
+        except CodeWeaverError as exc:
+            audit("failure", str(exc))
+            raise
+        audit("success", backup_id=out.get("backup_id"))
+        return JSONResponse(out, status_code=201)
+
+    def finished(job: BackupJob) -> None:
+        backup_id = (job.result or {}).get("backup_id")
+        outcome = "success" if job.state == "succeeded" else "failure"
+        audit(outcome, job.error, job_id=job.job_id, backup_id=backup_id)
+        if job.error:
+            log.warning("backup job %s failed: %s", job.job_id, job.error)
+
+    try:
+        job = _jobs(request).submit(lambda: create_in_child(settings, **kwargs), finished)
+    except CodeWeaverError as exc:
+        audit("failure", str(exc))
+        raise
+    out = job.as_dict()
+    out["status_url"] = f"/api/v1/admin/backups/jobs/{job.job_id}"
+    return JSONResponse(out, status_code=202, headers={"Location": out["status_url"]})
+
+
+def backup_job(request: Request, job_id: JobId) -> dict[str, Any]:
+    return _jobs(request).get(job_id).as_dict()
 
 
 def list_backups(request: Request) -> dict[str, Any]:

@@ -171,9 +171,17 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/api/v1/admin/backups",
         b.create_backup,
-        "Back up now (and verify).",
-        201,
+        "Start a backup job (and verify it); 202 with the job id, or 201 with the summary "
+        "when the body sets wait.",
+        202,
         permission=BACKUP_WRITE,
+    ),
+    Route(
+        "GET",
+        "/api/v1/admin/backups/jobs/{job_id}",
+        b.backup_job,
+        "A backup job's state and, once done, its result or error.",
+        permission=BACKUP_READ,
     ),
     Route(
         "GET",

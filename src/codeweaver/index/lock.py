@@ -10,7 +10,9 @@ from pathlib import Path
 
 from codeweaver.errors import IndexingError
 
-__all__ = ["writer_lock"]
+__all__ = ["HomeInUse", "home_exclusive", "writer_lock"]
+
+_IN_USE = "in-use.lock"
 
 
 @contextmanager
@@ -33,3 +35,44 @@ def writer_lock(folder: Path, project: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+class HomeInUse:
+    """A shared lock on ``<home>/in-use.lock`` held while an engine has the data directory
+    open (``serve``, ``watch``, ``mcp``, any command); many holders may share it."""
+
+    def __init__(self, home: Path) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(home / _IN_USE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise IndexingError(
+                f"a backup is being restored into {home}; try again when it finishes"
+            ) from None
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+@contextmanager
+def home_exclusive(home: Path, action: str) -> Iterator[None]:
+    """Hold the data directory alone (no engine open on it) for ``action``, or fail at once
+    with a clear error."""
+    home.mkdir(parents=True, exist_ok=True)
+    fd = os.open(home / _IN_USE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexingError(
+                f"CodeWeaver is running on {home} (serve, watch, mcp or another command); "
+                f"stop it before you {action}"
+            ) from None
+        yield
+    finally:
+        os.close(fd)

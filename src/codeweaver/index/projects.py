@@ -73,6 +73,7 @@ class ProjectRegistry:
     (another process creating, replacing or removing one is still seen at once)."""
 
     def __init__(self, home: Path) -> None:
+        self.home = home
         self._base = home / "projects"
         self._projects: dict[str, tuple[tuple[int, int, int], Project]] = {}
         self._folders: tuple[tuple[int, int], builtins.list[str]] | None = None

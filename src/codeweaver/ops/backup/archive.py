@@ -49,7 +49,7 @@ class _HashingReader:
         data = self._raw.read(size)
         self.digest.update(data)
         if self._throttle is not None:
-            self._throttle.consume(len(data))
+            self._throttle.consume_block(data)
         return data
 
 

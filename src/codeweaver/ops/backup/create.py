@@ -6,6 +6,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +44,8 @@ class BackupContext:
     projects: Callable[[], list[ProjectRef]]
     lock: LockFactory
     version: str
+    # holds the data directory alone (no server or command using it) for the named action
+    exclusive_home: Callable[[str], AbstractContextManager[None]] = lambda _action: nullcontext()
 
     @property
     def home(self) -> Path:

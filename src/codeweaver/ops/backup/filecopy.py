@@ -1,11 +1,12 @@
 """Rate-capped file copies that keep holes, and checksums computed while streaming.
 
-Shard files are sparse on disk (preallocated segments); copying them block by block and
-seeking over all-zero blocks keeps the copy as small as the original.
+Shard files are sparse on disk (preallocated segments and logs, mostly holes); copies
+read and write only their data, and the rate cap counts data, not holes.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -15,7 +16,7 @@ from typing import IO
 from codeweaver.errors import InputError
 from codeweaver.ops.backup.throttle import Throttle
 
-__all__ = ["BLOCK", "HashingWriter", "copy_sparse", "copy_tree", "sha256_stream"]
+__all__ = ["BLOCK", "HashingWriter", "copy_file", "copy_sparse", "copy_tree", "sha256_stream"]
 
 BLOCK = 1 << 20
 _HOLE = 1 << 16  # the smallest all-zero run left as a hole
@@ -28,9 +29,50 @@ def copy_sparse(src: IO[bytes], out: IO[bytes], throttle: Throttle | None = None
             out.seek(len(block), os.SEEK_CUR)
         else:
             out.write(block)
-        if throttle is not None:
-            throttle.consume(len(block))
+            if throttle is not None:
+                throttle.consume(len(block))
     out.truncate()
+
+
+def _data_extents(fd: int, size: int) -> list[tuple[int, int]]:
+    """The ``(start, end)`` ranges of ``fd`` holding data (the whole file where the file
+    system cannot tell data from holes)."""
+    extents: list[tuple[int, int]] = []
+    pos = 0
+    try:
+        while pos < size:
+            try:
+                start = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:  # only a hole is left
+                    break
+                raise
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            extents.append((start, end))
+            pos = end
+    except (AttributeError, OSError):
+        return [(0, size)]
+    return extents
+
+
+def copy_file(src: Path, dst: Path, throttle: Throttle | None = None) -> None:
+    """Copy the regular file ``src`` to the new file ``dst``: only its data is read and
+    written (holes stay holes, and are not counted against ``throttle``)."""
+    with src.open("rb", buffering=0) as fh, dst.open("xb", buffering=0) as out:
+        size = os.fstat(fh.fileno()).st_size
+        for start, end in _data_extents(fh.fileno(), size):
+            fh.seek(start)
+            out.seek(start)
+            left = end - start
+            while left > 0 and (block := fh.read(min(BLOCK, left))):
+                left -= len(block)
+                if block.count(0) == len(block):  # allocated zeros become a hole too
+                    out.seek(len(block), os.SEEK_CUR)
+                    continue
+                out.write(block)
+                if throttle is not None:
+                    throttle.consume(len(block))
+        out.truncate(size)
 
 
 def copy_tree(src: Path, dst: Path, throttle: Throttle | None = None) -> None:
@@ -45,8 +87,7 @@ def copy_tree(src: Path, dst: Path, throttle: Throttle | None = None) -> None:
             target.mkdir(exist_ok=True)
         elif path.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("rb") as fh, target.open("xb") as out:
-                copy_sparse(fh, out, throttle)
+            copy_file(path, target, throttle)
             shutil.copystat(path, target)
 
 
@@ -55,7 +96,7 @@ def sha256_stream(fh: IO[bytes], throttle: Throttle | None = None) -> str:
     while block := fh.read(BLOCK):
         digest.update(block)
         if throttle is not None:
-            throttle.consume(len(block))
+            throttle.consume_block(block)
     return digest.hexdigest()
 
 

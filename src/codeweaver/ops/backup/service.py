@@ -30,6 +30,9 @@ class BackupService:
     def context(self) -> BackupContext:
         return self._ctx
 
+    def project_names(self) -> set[str]:
+        return {ref.name for ref in self._ctx.projects()}
+
     def destination(self, uri: str | None = None, throttle: Throttle | None = None) -> Destination:
         return open_destination(uri, self._ctx.settings.backup, self._ctx.home, throttle)
 
@@ -145,7 +148,10 @@ class BackupService:
     ) -> dict[str, Any]:
         validate_backup_id(backup_id)
         target = self.destination(dest)
-        with exclusive(self._ctx.home / ".restore" / "lock", "restore"):
+        with (
+            exclusive(self._ctx.home / ".restore" / "lock", "restore"),
+            self._ctx.exclusive_home("restore a backup"),
+        ):
             rollback_interrupted(self._ctx.home)
             for stale in (self._ctx.home / ".restore").iterdir():  # left by a killed run
                 if stale.is_dir():

@@ -41,6 +41,12 @@ class Throttle:
     def limited(self) -> bool:
         return self.rate > 0
 
+    def consume_block(self, block: bytes) -> None:
+        """Count ``block`` unless it is all zeros: the holes of sparse files read as zeros
+        and cost next to nothing to copy, checksum or compress."""
+        if self.rate > 0 and block.count(0) != len(block):
+            self.consume(len(block))
+
     def consume(self, nbytes: int) -> None:
         """Account for ``nbytes`` just processed; wait as long as the cap requires.
 
