@@ -197,3 +197,23 @@ def test_backup_jobs_record_success_failure_and_crashes():
     assert ended == ["succeeded", "failed", "failed", "failed"]
     with pytest.raises(NotFoundError):
         jobs.get("bkj_nope")
+
+
+def test_create_removes_what_killed_runs_left(tmp_path):
+    from codeweaver.config import Settings
+    from codeweaver.container import build_backup_service
+
+    settings = Settings(home=tmp_path / "home", backup={"dest": (tmp_path / "v").as_uri()})
+    work = settings.home / ".backup-work"
+    old_verify, new_verify, staging = (
+        work / "verify-20260101T000000Z-aaaaaa",
+        work / "verify-20260102T000000Z-bbbbbb",
+        work / "20260101T000000Z-cccccc",
+    )
+    for folder in (old_verify, new_verify, staging):
+        (folder / "data").mkdir(parents=True)
+    os.utime(old_verify, (1_000_000, 1_000_000))
+    made = build_backup_service(settings).create(verify=False)
+    assert "no projects indexed" in made["notes"]
+    assert not old_verify.exists() and not staging.exists()
+    assert new_verify.is_dir()  # a verification may still be using it

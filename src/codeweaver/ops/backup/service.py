@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,9 @@ from codeweaver.ops.backup.swap import rollback_interrupted
 from codeweaver.ops.backup.throttle import Throttle
 from codeweaver.ops.backup.verify import read_manifest, verify_backup
 
-__all__ = ["BackupService"]
+__all__ = ["STALE_VERIFY_SECONDS", "BackupService"]
+
+STALE_VERIFY_SECONDS = 24 * 3600  # no verification runs this long
 
 
 class BackupService:
@@ -59,9 +62,7 @@ class BackupService:
         with exclusive(self._ctx.home / ".backup-work" / "create.lock", "backup"):
             with exclusive(self._ctx.home / ".restore" / "lock", "restore"):
                 rollback_interrupted(self._ctx.home)
-            for stale in self._work(".").iterdir():  # left by a killed run
-                if stale.is_dir() and not stale.name.startswith("verify-"):
-                    shutil.rmtree(stale, ignore_errors=True)
+            self._remove_stale_work()
             manifest = create_backup(
                 self._ctx, target, components=components, project=project, throttle=throttle
             )
@@ -78,6 +79,16 @@ class BackupService:
                 )
             out["throttled_seconds"] = round(throttle.waited, 1)
         return out
+
+    def _remove_stale_work(self) -> None:
+        """Remove what killed runs left: backup staging (the caller holds the backup lock)
+        and verification folders no verification can still be using."""
+        cutoff = time.time() - STALE_VERIFY_SECONDS
+        for stale in self._work(".").iterdir():
+            if not stale.is_dir():
+                continue
+            if not stale.name.startswith("verify-") or stale.stat().st_mtime < cutoff:
+                shutil.rmtree(stale, ignore_errors=True)
 
     def list(self, dest: str | None = None) -> list[dict[str, Any]]:
         target = self.destination(dest)
