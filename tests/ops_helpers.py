@@ -1,4 +1,4 @@
-"""Processes and certificates for the operator-tool tests."""
+"""Processes, certificates and a scraping Prometheus for the operator-tool tests."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -98,3 +100,38 @@ def codeweaver(
         timeout=timeout,
         check=False,
     )
+
+
+@contextmanager
+def prometheus_scraping(tmp: Path, target: str, ready_query: str, at_least: float):
+    """A real Prometheus on a free port scraping ``target`` every second; yields once
+    ``ready_query`` reaches ``at_least``."""
+    port = free_port()
+    config = tmp / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n  - job_name: codeweaver\n    static_configs:\n"
+        f"      - targets: ['{target.removeprefix('http://')}']\n"
+    )
+    args = [
+        "prometheus",
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tmp / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    log = tmp / "prometheus.log"
+    with process(args, log) as proc:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/-/ready", proc, log)
+        wait_for_value(base, ready_query, at_least)
+        yield base
+
+
+def wait_for_value(prom: str, query: str, at_least: float) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        got = httpx.get(f"{prom}/api/v1/query", params={"query": query}).json()["data"]["result"]
+        if got and float(got[0]["value"][1]) >= at_least:
+            return
+        assert time.monotonic() < deadline, got
+        time.sleep(0.5)

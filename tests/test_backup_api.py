@@ -15,6 +15,7 @@ from codeweaver.api import create_app
 from codeweaver.config import Settings
 from codeweaver.container import build_engine
 from embedder_twin import HashEmbedder
+from net_helpers import free_port
 
 
 @pytest.fixture
@@ -173,3 +174,50 @@ def test_no_scheduler_unless_configured(served):
 
     asyncio.run(go())
     assert not dest.exists()
+
+
+def test_metrics_component_over_http_with_prometheus_down(served):
+    dead = f"http://127.0.0.1:{free_port()}"  # closed: nothing listens there
+    settings, engine, dest = served(prometheus_url=dead)
+
+    async def go():
+        async with client_for(settings, engine) as c:
+            r = await c.post("/api/v1/admin/backups", json={"components": ["metrics"]})
+            assert r.status_code == 503 and f"cannot reach Prometheus at {dead}" in r.text
+            r = await c.post("/api/v1/admin/backups", json={})  # the default tolerates it
+            assert r.status_code == 201, r.text
+            made = r.json()
+            assert made["verification"]["ok"] and "metrics" not in made["components"]
+            assert any(f"cannot reach Prometheus at {dead}" in n for n in made["notes"])
+
+    asyncio.run(go())
+    assert len(_complete(dest)) == 1
+
+
+def test_scheduled_backups_go_on_while_prometheus_is_down(served):
+    dead = f"http://127.0.0.1:{free_port()}"
+    settings, engine, dest = served(interval_hours=0.5 / 3600, prometheus_url=dead)
+
+    async def go():
+        async with client_for(settings, engine):
+            deadline = time.monotonic() + 120
+            while not _complete(dest) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+
+    asyncio.run(go())
+    bid = _complete(dest)[0]
+    manifest = json.loads((dest / bid / "manifest.json").read_text())
+    assert manifest["components"] == ["collections", "manifests", "identity", "settings"]
+    assert any("cannot reach Prometheus" in n for n in manifest["notes"])
+
+
+def test_metrics_without_a_prometheus_is_invalid_input_over_http(served):
+    settings, engine, dest = served()
+
+    async def go():
+        async with client_for(settings, engine) as c:
+            r = await c.post("/api/v1/admin/backups", json={"components": ["metrics"]})
+            assert r.status_code == 422 and "backup.prometheus_url" in r.text, r.text
+
+    asyncio.run(go())
+    assert not _complete(dest)

@@ -8,51 +8,22 @@ import json
 import shutil
 import sys
 import time
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 
-from ops_helpers import codeweaver, free_port, process, stub_server, wait_http
+from ops_helpers import (
+    codeweaver,
+    free_port,
+    process,
+    prometheus_scraping,
+    stub_server,
+    wait_for_value,
+    wait_http,
+)
 
 MIB = 1024 * 1024
 pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs prometheus")
-
-
-@contextmanager
-def prometheus_scraping(tmp: Path, target: str, ready_query: str, at_least: float):
-    """A real Prometheus on a free port scraping ``target`` every second; yields once
-    ``ready_query`` reaches ``at_least``."""
-    port = free_port()
-    config = tmp / "prometheus.yml"
-    config.write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        "scrape_configs:\n  - job_name: codeweaver\n    static_configs:\n"
-        f"      - targets: ['{target.removeprefix('http://')}']\n"
-    )
-    args = [
-        "prometheus",
-        f"--config.file={config}",
-        f"--storage.tsdb.path={tmp / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ]
-    log = tmp / "prometheus.log"
-    with process(args, log) as proc:
-        base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/-/ready", proc, log)
-        wait_for_value(base, ready_query, at_least)
-        yield base
-
-
-def wait_for_value(prom: str, query: str, at_least: float) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        got = httpx.get(f"{prom}/api/v1/query", params={"query": query}).json()["data"]["result"]
-        if got and float(got[0]["value"][1]) >= at_least:
-            return
-        assert time.monotonic() < deadline, got
-        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")

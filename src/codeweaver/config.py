@@ -360,6 +360,30 @@ class BackupSettings(_Section):
         description="Rate cap (MiB/s) for a backup's copy, packing, upload and verification "
         "(0: none); keeps searches served meanwhile fast. Restores are not capped.",
     )
+    prometheus_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/?#\s]+",
+        description="Prometheus scraping CodeWeaver: backups then include the 'metrics' "
+        "component, an export of its key series (unset: no metrics export).",
+    )
+    prometheus_token: SecretStr | None = Field(
+        None, description="Bearer token for backup.prometheus_url (never written to a backup)."
+    )
+    prometheus_token_file: Path | None = Field(
+        None, description="File holding the bearer token for backup.prometheus_url."
+    )
+    prometheus_ca_file: Path | None = Field(
+        None, description="CA bundle trusted for an https backup.prometheus_url."
+    )
+    metrics_days: float = Field(
+        7.0, gt=0, le=366, description="Days of metrics the 'metrics' component exports."
+    )
+    metrics_step_seconds: int = Field(
+        300,
+        ge=1,
+        description="Resolution of the metrics export (raised to stay within Prometheus's "
+        "11,000 points per series).",
+    )
 
 
 class Settings(BaseSettings):

@@ -24,7 +24,7 @@ ComponentsOpt = Annotated[
     typer.Option(
         "--components",
         "-c",
-        help="collections, manifests, identity, settings (repeat or comma-separate).",
+        help="collections, manifests, identity, settings, metrics (repeat or comma-separate).",
     ),
 ]
 ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help="Only this project.")]

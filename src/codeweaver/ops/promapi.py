@@ -1,12 +1,14 @@
-"""A client for Prometheus's HTTP API (instant queries), missing data kept as missing."""
+"""A client for Prometheus's HTTP API (instant and range queries), missing data kept as
+missing."""
 
 from __future__ import annotations
 
 import math
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
-from codeweaver.errors import CodeWeaverError
+from codeweaver.errors import CodeWeaverError, InputError
 from codeweaver.ops import http
 
 __all__ = ["PrometheusClient"]
@@ -28,15 +30,26 @@ class PrometheusClient:
         self._ca_file = ca_file
         self._timeout = timeout
 
-    def query(self, promql: str) -> Vector:
-        """An instant query; a vector result as {sorted labels: value}, NaN/Inf dropped."""
-        url = f"{self.base_url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-        resp = http.get(url, token=self._token, ca_file=self._ca_file, timeout=self._timeout)
+    def _api(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        """The ``data`` of a successful API answer; a clear one-line error otherwise."""
+        url = f"{self.base_url}{path}?" + urllib.parse.urlencode(params)
+        try:
+            resp = http.get(url, token=self._token, ca_file=self._ca_file, timeout=self._timeout)
+        except InputError:  # a bad CA file
+            raise
+        except CodeWeaverError as exc:  # name the server, not the (long) query URL
+            reason = getattr(exc.__cause__, "reason", exc.__cause__) or exc
+            raise CodeWeaverError(f"cannot reach Prometheus at {self.base_url}: {reason}") from exc
         data = resp.json() if resp.body.startswith(b"{") else {}
         if resp.status != 200 or data.get("status") != "success":
             reason = data.get("error") or resp.text[:200] or f"HTTP {resp.status}"
             raise CodeWeaverError(f"Prometheus query failed ({resp.status}): {reason}")
-        result = data["data"]
+        result: dict[str, Any] = data["data"]
+        return result
+
+    def query(self, promql: str) -> Vector:
+        """An instant query; a vector result as {sorted labels: value}, NaN/Inf dropped."""
+        result = self._api("/api/v1/query", {"query": promql})
         if result.get("resultType") == "scalar":
             items = [{"metric": {}, "value": result["result"]}]
         else:
@@ -47,6 +60,27 @@ class PrometheusClient:
             if math.isfinite(value):
                 out[tuple(sorted(item.get("metric", {}).items()))] = value
         return out
+
+    def query_range(
+        self, promql: str, start: float, end: float, step: float
+    ) -> list[dict[str, Any]]:
+        """A range query from ``start`` to ``end`` (Unix seconds) every ``step`` seconds:
+        the matrix as Prometheus returns it, ``[{"metric": {…}, "values": [[t, "v"], …]}]``.
+
+        Prometheus refuses more than 11,000 points per series (``(end - start) / step``)."""
+        params = {
+            "query": promql,
+            "start": f"{start:.3f}",
+            "end": f"{end:.3f}",
+            "step": f"{step:g}",
+        }
+        result = self._api("/api/v1/query_range", params)
+        if result.get("resultType") != "matrix":
+            raise CodeWeaverError(
+                f"Prometheus range query gave a {result.get('resultType')!r}, not a matrix"
+            )
+        matrix: list[dict[str, Any]] = result.get("result", [])
+        return matrix
 
     def scalar(self, promql: str) -> float | None:
         values = list(self.query(promql).values())

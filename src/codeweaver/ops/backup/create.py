@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from codeweaver.config import Settings
-from codeweaver.errors import BackupError, InputError
+from codeweaver.errors import BackupError, CodeWeaverError, InputError
 from codeweaver.ops.backup.archive import pack
 from codeweaver.ops.backup.collections import (
     LockFactory,
@@ -28,6 +28,7 @@ from codeweaver.ops.backup.manifest import (
     CollectionInfo,
     new_backup_id,
 )
+from codeweaver.ops.backup.metrics_export import EXPORT_FILE, export_metrics, prometheus_client
 from codeweaver.ops.backup.throttle import Throttle
 
 __all__ = ["BackupContext", "create_backup", "normalize_components", "public_settings"]
@@ -52,9 +53,13 @@ class BackupContext:
         return self.settings.home
 
 
-def normalize_components(components: Sequence[str] | None) -> list[str]:
-    """Validate names; ``collections`` and ``manifests`` always travel together."""
-    chosen = list(components) if components else list(COMPONENTS)
+def normalize_components(
+    components: Sequence[str] | None, *, with_metrics: bool = False
+) -> list[str]:
+    """Validate names; ``collections`` and ``manifests`` always travel together. None
+    named means every component, ``metrics`` only ``with_metrics``."""
+    default = [c for c in COMPONENTS if c != "metrics" or with_metrics]
+    chosen = list(components) if components else default
     unknown = [c for c in chosen if c not in COMPONENTS]
     if unknown:
         raise InputError(
@@ -132,6 +137,24 @@ def _stage(
     return infos, notes
 
 
+def _stage_metrics(ctx: BackupContext, staging: Path, required: bool) -> list[str]:
+    """The Prometheus export. Asked for by name, a failure fails the backup; as part of
+    the default set it is a note, so a monitoring outage never stops a backup."""
+    try:
+        export = export_metrics(ctx.settings.backup, staging / EXPORT_FILE)
+    except CodeWeaverError as exc:
+        if required:
+            raise BackupError(str(exc)) from exc
+        shutil.rmtree(staging / Path(EXPORT_FILE).parent, ignore_errors=True)
+        return [f"{exc} (every other component is backed up)"]
+    if not any(q["result"] for q in export["queries"]):
+        return [
+            f"metrics: Prometheus at {export['prometheus_url']} holds no CodeWeaver series "
+            f"for the last {export['range']['days']:g} days (does it scrape this server?)"
+        ]
+    return []
+
+
 def create_backup(
     ctx: BackupContext,
     dest: Destination,
@@ -145,14 +168,20 @@ def create_backup(
 
     ``throttle`` caps the rate of the shard copy, the packing and (when ``dest`` was
     opened with it) the upload."""
-    chosen = normalize_components(components)
+    cfg = ctx.settings.backup
+    chosen = normalize_components(components, with_metrics=cfg.prometheus_url is not None)
+    metrics_required = components is not None and "metrics" in components
+    if metrics_required:
+        prometheus_client(cfg)  # unset or unreadable settings: a usage error, before any work
     started = time.monotonic()
     bid = backup_id or new_backup_id()
     work = ctx.home / ".backup-work" / bid
     staging = work / "data"
     try:
         staging.mkdir(parents=True)
-        infos, notes = _stage(ctx, staging, chosen, project, throttle)
+        notes = _stage_metrics(ctx, staging, metrics_required) if "metrics" in chosen else []
+        infos, stage_notes = _stage(ctx, staging, chosen, project, throttle)
+        notes += stage_notes
         archive_path = work / ARCHIVE
         files, archive = pack(staging, archive_path, throttle)
         dest.put_file(archive_path, f"{bid}/{ARCHIVE}")
@@ -160,7 +189,7 @@ def create_backup(
             backup_id=bid,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             codeweaver_version=ctx.version,
-            components=chosen,
+            components=[c for c in chosen if c != "metrics" or (staging / EXPORT_FILE).is_file()],
             collections=infos,
             files=files,
             archive=archive,

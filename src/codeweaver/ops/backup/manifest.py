@@ -31,7 +31,8 @@ __all__ = [
 
 FORMAT = "codeweaver-backup"
 SCHEMA_VERSION = 1
-COMPONENTS = ("collections", "manifests", "identity", "settings")
+# ``metrics`` (a Prometheus export) is in the default set only when a Prometheus is set
+COMPONENTS = ("collections", "manifests", "identity", "settings", "metrics")
 
 
 def new_backup_id(now: datetime | None = None) -> str:

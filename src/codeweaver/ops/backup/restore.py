@@ -22,6 +22,7 @@ from codeweaver.ops.backup.collections import check_project
 from codeweaver.ops.backup.create import IDENTITY_DB, BackupContext, normalize_components
 from codeweaver.ops.backup.destinations import Destination
 from codeweaver.ops.backup.manifest import BackupManifest, CollectionInfo, new_backup_id
+from codeweaver.ops.backup.metrics_export import EXPORT_FILE
 from codeweaver.ops.backup.swap import Swap, rollback_interrupted, swap_in
 from codeweaver.ops.backup.verify import fetch_backup
 
@@ -167,6 +168,8 @@ def restore_backup(
             entry["problems"] = list(fetched.problems)
         manifest = fetched.manifest
         assert manifest is not None
+        if not components and "metrics" in manifest.components:
+            chosen.append("metrics")  # by default, whatever export the backup holds
         with steps.step("check version and contents") as entry:
             problem = version_problem(manifest.codeweaver_version, ctx.version)
             entry["problems"] = [problem] if problem else []
@@ -183,6 +186,12 @@ def restore_backup(
             shutil.copyfile(settings_file, out_dir / "settings.json")
             done.append("settings")
             report["settings_file"] = str(out_dir / "settings.json")
+        metrics_file = fetched.data / EXPORT_FILE
+        if "metrics" in chosen and metrics_file.is_file():  # for review; never sent to Prometheus
+            out_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(metrics_file, out_dir / metrics_file.name)
+            done.append("metrics")
+            report["metrics_file"] = str(out_dir / metrics_file.name)
         say("swapping the restored data in")
         with steps.step("swap in") as entry:
             _check_not_locked(ctx, infos)
