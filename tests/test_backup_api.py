@@ -182,9 +182,19 @@ def test_metrics_component_over_http_with_prometheus_down(served):
 
     async def go():
         async with client_for(settings, engine) as c:
-            r = await c.post("/api/v1/admin/backups", json={"components": ["metrics"]})
+            asked = {"components": ["metrics"], "wait": True}
+            r = await c.post("/api/v1/admin/backups", json=asked)
             assert r.status_code == 503 and f"cannot reach Prometheus at {dead}" in r.text
-            r = await c.post("/api/v1/admin/backups", json={})  # the default tolerates it
+            r = await c.post("/api/v1/admin/backups", json={"components": ["metrics"]})
+            assert r.status_code == 202, r.text
+            job = r.json()
+            while job["state"] == "running":
+                await asyncio.sleep(0.1)
+                job = (await c.get(f"/api/v1/admin/backups/jobs/{job['job_id']}")).json()
+            assert job["state"] == "failed" and f"cannot reach Prometheus at {dead}" in job["error"]
+            r = await c.post(
+                "/api/v1/admin/backups", json={"wait": True}
+            )  # the default tolerates it
             assert r.status_code == 201, r.text
             made = r.json()
             assert made["verification"]["ok"] and "metrics" not in made["components"]

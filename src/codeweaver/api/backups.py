@@ -20,9 +20,8 @@ from codeweaver.api.access import audit_admin, audit_admin_later
 from codeweaver.api.backup_jobs import BackupJob, BackupJobs
 from codeweaver.config import Settings
 from codeweaver.container import build_backup_service
-from codeweaver.errors import CodeWeaverError, InputError
+from codeweaver.errors import CodeWeaverError
 from codeweaver.ops.backup import BackupScheduler, BackupService
-from codeweaver.ops.backup.create import normalize_components
 from codeweaver.ops.backup.priority import background_process
 
 __all__ = [
@@ -87,10 +86,7 @@ def create_backup(request: Request, body: BackupBody | None = None) -> JSONRespo
     service = _service(request)
     audit = audit_admin_later(request, "backup.create")
     try:
-        service.destination()
-        normalize_components(body.components)
-        if body.project is not None and body.project not in service.project_names():
-            raise InputError(f"unknown project {body.project!r}")
+        service.check_request(None, body.components, body.project)
     except CodeWeaverError as exc:
         audit("failure", str(exc))
         raise

@@ -70,6 +70,21 @@ def normalize_components(
     return [c for c in COMPONENTS if c in chosen]
 
 
+def check_request(
+    ctx: BackupContext, components: Sequence[str] | None, project: str | None
+) -> list[str]:
+    """The components a backup of ``components`` / ``project`` would hold; bad input
+    (unknown names, ``metrics`` without a usable Prometheus setting, an unknown project)
+    is refused here, before any work."""
+    cfg = ctx.settings.backup
+    chosen = normalize_components(components, with_metrics=cfg.prometheus_url is not None)
+    if components is not None and "metrics" in components:
+        prometheus_client(cfg)
+    if project is not None and project not in {ref.name for ref in ctx.projects()}:
+        raise InputError(f"unknown project {project!r}")
+    return chosen
+
+
 def public_settings(settings: Settings) -> dict[str, Any]:
     """The settings as JSON, every secret removed."""
 
@@ -168,11 +183,8 @@ def create_backup(
 
     ``throttle`` caps the rate of the shard copy, the packing and (when ``dest`` was
     opened with it) the upload."""
-    cfg = ctx.settings.backup
-    chosen = normalize_components(components, with_metrics=cfg.prometheus_url is not None)
+    chosen = check_request(ctx, components, project)
     metrics_required = components is not None and "metrics" in components
-    if metrics_required:
-        prometheus_client(cfg)  # unset or unreadable settings: a usage error, before any work
     started = time.monotonic()
     bid = backup_id or new_backup_id()
     work = ctx.home / ".backup-work" / bid

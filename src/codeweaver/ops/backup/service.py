@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from codeweaver.errors import NotFoundError
-from codeweaver.ops.backup.create import BackupContext, create_backup
+from codeweaver.ops.backup.create import BackupContext, check_request, create_backup
 from codeweaver.ops.backup.destinations import VERIFIED, Destination, open_destination
 from codeweaver.ops.backup.locks import exclusive
 from codeweaver.ops.backup.manifest import validate_backup_id
@@ -33,8 +33,13 @@ class BackupService:
     def context(self) -> BackupContext:
         return self._ctx
 
-    def project_names(self) -> set[str]:
-        return {ref.name for ref in self._ctx.projects()}
+    def check_request(
+        self, dest: str | None, components: Sequence[str] | None, project: str | None
+    ) -> None:
+        """Refuse a backup request with bad input (destination, components, project)
+        before anything runs."""
+        self.destination(dest)
+        check_request(self._ctx, components, project)
 
     def destination(self, uri: str | None = None, throttle: Throttle | None = None) -> Destination:
         return open_destination(uri, self._ctx.settings.backup, self._ctx.home, throttle)
