@@ -72,3 +72,15 @@ def postgres() -> Iterator[str]:
         )
         time.sleep(0.1)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def fresh_database(url: str, prefix: str = "t_") -> str:
+    """A new, empty database on the server at ``url``; its URL."""
+    import uuid
+
+    import psycopg
+
+    name = prefix + uuid.uuid4().hex[:12]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return url.rsplit("/", 1)[0] + "/" + name

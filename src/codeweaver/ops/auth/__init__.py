@@ -2,8 +2,9 @@
 
 Modules: ``rbac`` (permissions and roles), ``passwords`` (argon2), ``tokens`` (JWT),
 ``secrets_fmt`` (API keys, refresh tokens), ``db`` + ``store`` (identity store on
-SQLite or PostgreSQL), ``service`` (logins, refresh, per-request checks), ``admin``
-(users and keys, audited), ``ratelimit``, ``audit``, ``setup`` (from Settings).
+SQLite or PostgreSQL), ``export`` (its logical export and import, for backups),
+``service`` (logins, refresh, per-request checks), ``admin`` (users and keys, audited),
+``ratelimit``, ``audit``, ``setup`` (from Settings).
 """
 
 from codeweaver.ops.auth.audit import AuditLog

@@ -21,9 +21,12 @@ __all__ = [
     "build_auth",
     "build_limiter",
     "effective_mode",
+    "identity_database",
     "is_loopback",
     "open_store",
 ]
+
+IDENTITY_DB = "identity.db"  # the SQLite identity store, in home
 
 
 def is_loopback(host: str) -> bool:
@@ -50,15 +53,21 @@ def effective_mode(settings: Settings, host: str) -> str:
     return mode
 
 
-def open_store(settings: Settings) -> IdentityStore:
-    """The identity store (SQLite in home, or PostgreSQL), migrated to the latest schema."""
+def identity_database(settings: Settings) -> Database:
+    """The identity database (SQLite in home, or PostgreSQL), not migrated: nothing is
+    opened until the first query."""
     url = settings.database.url.get_secret_value() if settings.database.url else None
     if url and not url.startswith(("postgresql://", "postgres://")):
         raise ConfigError(
             "invalid setting 'database.url' (CODEWEAVER_DATABASE__URL): "
             "expected a postgresql:// URL"
         )
-    db = Database(settings.home / "identity.db", url)
+    return Database(settings.home / IDENTITY_DB, url)
+
+
+def open_store(settings: Settings) -> IdentityStore:
+    """The identity store (SQLite in home, or PostgreSQL), migrated to the latest schema."""
+    db = identity_database(settings)
     db.migrate()
     return IdentityStore(db)
 

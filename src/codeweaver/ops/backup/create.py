@@ -22,6 +22,7 @@ from codeweaver.ops.backup.collections import (
     snapshot_project,
 )
 from codeweaver.ops.backup.destinations import ARCHIVE, MANIFEST, Destination
+from codeweaver.ops.backup.identity import identity_backend, stage_identity_export
 from codeweaver.ops.backup.manifest import (
     COMPONENTS,
     BackupManifest,
@@ -141,8 +142,11 @@ def _stage(
         infos, notes = _stage_projects(ctx, staging, project, throttle)
     if "identity" in components:
         db = ctx.home / IDENTITY_DB
-        if db.is_file():
+        if identity_backend(ctx.settings) == "postgresql":
+            notes.append(stage_identity_export(ctx.settings, staging / "identity"))
+        elif db.is_file():
             copy_sqlite(db, staging / "identity" / IDENTITY_DB)
+            notes.append(f"identity: SQLite identity store copied to identity/{IDENTITY_DB}")
         else:
             notes.append(f"identity: no {IDENTITY_DB} in the data directory (nothing to back up)")
     if "settings" in components:

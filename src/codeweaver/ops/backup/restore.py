@@ -21,6 +21,7 @@ from codeweaver.errors import BackupError, CodeWeaverError, IndexingError
 from codeweaver.ops.backup.collections import check_project
 from codeweaver.ops.backup.create import IDENTITY_DB, BackupContext, normalize_components
 from codeweaver.ops.backup.destinations import Destination
+from codeweaver.ops.backup.identity import plan_identity_import, then_import_identity
 from codeweaver.ops.backup.manifest import BackupManifest, CollectionInfo, new_backup_id
 from codeweaver.ops.backup.metrics_export import EXPORT_FILE
 from codeweaver.ops.backup.swap import Swap, rollback_interrupted, swap_in
@@ -179,6 +180,11 @@ def restore_backup(
             checks = [check_project(fetched.data / "projects" / i.project, i) for i in infos]
             report["projects"] = checks
             entry["problems"] = [p for c in checks for p in c["problems"]]
+        identity = None
+        if "identity" in chosen:
+            with steps.step("check identity store") as entry:
+                identity = plan_identity_import(ctx.settings, fetched.data)
+                entry["identity"] = identity.summary() if identity else None
         done = [c for c in chosen if c in ("collections", "manifests") and infos]
         settings_file = fetched.data / "settings" / "settings.json"
         if "settings" in chosen and settings_file.is_file():
@@ -195,18 +201,24 @@ def restore_backup(
         say("swapping the restored data in")
         with steps.step("swap in") as entry:
             _check_not_locked(ctx, infos)
-            swaps = _plan(ctx, fetched.data, work, infos, chosen)
+            as_files = [c for c in chosen if identity is None or c != "identity"]
+            swaps = _plan(ctx, fetched.data, work, infos, as_files)
 
             def check_live() -> list[str]:
                 live = [check_project(ctx.home / "projects" / i.project, i) for i in infos]
                 report["live_checks"] = live
                 return [p for c in live for p in c["problems"]]
 
-            swap_in(ctx.home, swaps, work, check_live)
+            swap_in(
+                ctx.home,
+                swaps,
+                work,
+                then_import_identity(check_live, identity, ctx.settings, report),
+            )
             for info in infos:
                 (ctx.home / "projects" / info.project / "probes.json").unlink(missing_ok=True)
             entry["items"] = [s.live for s in swaps]
-        if any(s.live.endswith(f"/{IDENTITY_DB}") for s in swaps):
+        if identity is not None or any(s.live.endswith(f"/{IDENTITY_DB}") for s in swaps):
             done.append("identity")
         report["components_restored"] = done
         report["ok"] = True
