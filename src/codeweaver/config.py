@@ -355,7 +355,7 @@ class BackupSettings(_Section):
         600.0, gt=0, description="Seconds to wait for a project's writer lock."
     )
     max_mb_per_second: float = Field(
-        40.0,
+        25.0,
         ge=0,
         description="Rate cap (MiB/s) for a backup's copy, packing, upload and verification "
         "(0: none); keeps searches served meanwhile fast. Restores are not capped.",
