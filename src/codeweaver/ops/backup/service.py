@@ -15,7 +15,9 @@ from codeweaver.ops.backup.locks import exclusive
 from codeweaver.ops.backup.manifest import validate_backup_id
 from codeweaver.ops.backup.prune import BackupEntry, created_from_id, plan_prune
 from codeweaver.ops.backup.restore import restore_backup
+from codeweaver.ops.backup.server_projects import drop_leftovers
 from codeweaver.ops.backup.swap import rollback_interrupted
+from codeweaver.ops.backup.targets import swapper
 from codeweaver.ops.backup.throttle import Throttle
 from codeweaver.ops.backup.verify import read_manifest, verify_backup
 
@@ -55,7 +57,7 @@ class BackupService:
         target = self.destination(dest, throttle)
         with exclusive(self._ctx.home / ".backup-work" / "create.lock", "backup"):
             with exclusive(self._ctx.home / ".restore" / "lock", "restore"):
-                rollback_interrupted(self._ctx.home)
+                rollback_interrupted(self._ctx.home, swapper(self._ctx))
             for stale in self._work(".").iterdir():  # left by a killed run
                 if stale.is_dir() and not stale.name.startswith("verify-"):
                     shutil.rmtree(stale, ignore_errors=True)
@@ -146,10 +148,12 @@ class BackupService:
         validate_backup_id(backup_id)
         target = self.destination(dest)
         with exclusive(self._ctx.home / ".restore" / "lock", "restore"):
-            rollback_interrupted(self._ctx.home)
+            rollback_interrupted(self._ctx.home, swapper(self._ctx))
             for stale in (self._ctx.home / ".restore").iterdir():  # left by a killed run
                 if stale.is_dir():
                     shutil.rmtree(stale, ignore_errors=True)
+                elif stale.match("pending-*.json") and self._ctx.server_mode:
+                    drop_leftovers(stale, self._ctx.server_collections())
             return restore_backup(
                 self._ctx,
                 target,
