@@ -294,16 +294,19 @@ def test_a_failed_check_after_the_swap_rolls_back(tmp_path):
     assert seen == ["new a"] and _tree(home) == before
 
 
-def test_server_mode_collections_are_refused_clearly(tmp_path):
+def test_server_mode_backup_of_an_unreachable_server_is_a_clear_error(tmp_path):
     from codeweaver.container import build_backup_service
+    from codeweaver.index.projects import ProjectRegistry
 
     settings = Settings(
         home=tmp_path / "home",
         qdrant={"mode": "server", "url": "http://127.0.0.1:9"},
         backup={"dest": (tmp_path / "vault").as_uri()},
     )
+    ProjectRegistry(settings.home).ensure("proj", tmp_path)
     service = build_backup_service(settings)
-    with pytest.raises(BackupError, match="Qdrant server collections are not supported"):
+    with pytest.raises(BackupError, match=r"project 'proj': could not .* in Qdrant"):
         service.create()
     made = service.create(components=["settings"])  # the rest still works
     assert made["verification"]["ok"] and made["components"] == ["settings"]
+    assert not [p for p in (settings.home / ".backup-work").iterdir() if p.is_dir()]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from codeweaver.config import Settings
 from codeweaver.core.bm25 import Bm25Encoder
 from codeweaver.core.cache import CacheCounters, LruCache, TieredCache
@@ -20,11 +23,17 @@ from codeweaver.search.result_cache import ResultCache
 from codeweaver.search.service import FusionParams, SearchService
 from codeweaver.types import Cache, Embedder, VectorStore
 
+if TYPE_CHECKING:
+    from qdrant_client import QdrantClient
+
+    from codeweaver.adapters.server_backup import ServerCollections, StoreMaker
+
 __all__ = [
     "build_backup_service",
     "build_caches",
     "build_embedder",
     "build_engine",
+    "build_qdrant_client",
     "build_shared_cache",
     "build_store_factory",
     "chunk_options",
@@ -50,28 +59,51 @@ def build_embedder(settings: Settings) -> Embedder:
     )
 
 
-def build_store_factory(settings: Settings) -> StoreFactory:
+def build_qdrant_client(settings: Settings) -> QdrantClient:
+    """The client of the Qdrant server (``qdrant.mode = "server"``). The engine and the
+    backup service share one: with ``qdrant.url = ":memory:"`` each client is its own
+    in-process database."""
+    from codeweaver.adapters.server_store import connect
+
+    q = settings.qdrant
+    if not q.url:
+        raise ConfigError(
+            "invalid setting 'qdrant.url' (CODEWEAVER_QDRANT__URL): required when "
+            "qdrant.mode is 'server'"
+        )
+    return connect(q.url, api_key=q.api_key, timeout=q.timeout, pool_size=q.pool_size)
+
+
+def server_store_maker(settings: Settings, client: QdrantClient) -> StoreMaker:
+    """Stores on ``client`` for any collection name, made with the configured parameters."""
+    from codeweaver.adapters.server_store import QdrantServerStore
+
+    q = settings.qdrant
+
+    def make(collection: str) -> QdrantServerStore:
+        return QdrantServerStore(
+            client,
+            collection,
+            hnsw_m=q.hnsw_m,
+            hnsw_ef_construct=q.hnsw_ef_construct,
+            int8_quantization=q.int8_quantization,
+            shard_number=q.shard_number,
+            replication_factor=q.replication_factor,
+        )
+
+    return make
+
+
+def build_store_factory(
+    settings: Settings, qdrant_client: QdrantClient | None = None
+) -> StoreFactory:
+    """Stores per project; in server mode on ``qdrant_client`` (default: a new client)."""
     q = settings.qdrant
     if q.mode == "server":
-        from codeweaver.adapters.server_store import QdrantServerStore, connect
-
-        if not q.url:
-            raise ConfigError(
-                "invalid setting 'qdrant.url' (CODEWEAVER_QDRANT__URL): required when "
-                "qdrant.mode is 'server'"
-            )
-        client = connect(q.url, api_key=q.api_key, timeout=q.timeout, pool_size=q.pool_size)
+        make = server_store_maker(settings, qdrant_client or build_qdrant_client(settings))
 
         def server(project: Project) -> VectorStore:
-            return QdrantServerStore(
-                client,
-                f"{q.collection_prefix}{project.name}",
-                hnsw_m=q.hnsw_m,
-                hnsw_ef_construct=q.hnsw_ef_construct,
-                int8_quantization=q.int8_quantization,
-                shard_number=q.shard_number,
-                replication_factor=q.replication_factor,
-            )
+            return make(f"{q.collection_prefix}{project.name}")
 
         return server
 
@@ -148,10 +180,15 @@ def instrument_store_factory(factory: StoreFactory, metrics: Metrics) -> StoreFa
 
 
 def build_engine(
-    settings: Settings, embedder: Embedder | None = None, *, metrics: Metrics | None = None
+    settings: Settings,
+    embedder: Embedder | None = None,
+    *,
+    metrics: Metrics | None = None,
+    qdrant_client: QdrantClient | None = None,
 ) -> Engine:
     """The engine; with ``metrics`` its embedder (beneath the embedding cache, so only
-    real provider calls count) and every store report to them."""
+    real provider calls count) and every store report to them. In server mode its
+    stores use ``qdrant_client`` (default: a new client)."""
     s = settings.search
     params = FusionParams(
         prefetch_limit=s.prefetch_limit,
@@ -161,7 +198,7 @@ def build_engine(
         max_query_chars=s.max_query_chars,
     )
     emb = embedder or build_embedder(settings)
-    stores = build_store_factory(settings)
+    stores = build_store_factory(settings, qdrant_client)
     if metrics is not None:
         emb = InstrumentedEmbedder(emb, metrics)
         stores = instrument_store_factory(stores, metrics)
@@ -202,8 +239,12 @@ def index_options(settings: Settings, embedder: Embedder) -> IndexOptions:
     )
 
 
-def build_backup_service(settings: Settings) -> BackupService:
-    """Backups of this data directory: projects, their writer locks, the version."""
+def build_backup_service(
+    settings: Settings, *, qdrant_client: QdrantClient | None = None
+) -> BackupService:
+    """Backups of this data directory: projects, their writer locks, the version and, in
+    server mode, the server's collections through ``qdrant_client`` (default: a client
+    made when first needed; pass the engine's to share an in-process ``:memory:`` one)."""
     from importlib.metadata import PackageNotFoundError, version
 
     from codeweaver.index.lock import home_exclusive, writer_lock
@@ -218,12 +259,33 @@ def build_backup_service(settings: Settings) -> BackupService:
         running = version("codeweaver")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         running = "0"
+    server = (
+        _server_collections(settings, qdrant_client) if settings.qdrant.mode == "server" else None
+    )
     return BackupService(
         BackupContext(
             settings,
             projects,
             writer_lock,
             running,
+            server=server,
             exclusive_home=lambda action: home_exclusive(settings.home, action),
         )
     )
+
+
+def _server_collections(
+    settings: Settings, client: QdrantClient | None
+) -> Callable[[], ServerCollections]:
+    made: list[ServerCollections] = []
+
+    def get() -> ServerCollections:
+        from codeweaver.adapters.server_backup import ServerCollections
+
+        if not made:
+            shared = client or build_qdrant_client(settings)
+            maker = server_store_maker(settings, shared)
+            made.append(ServerCollections(shared, maker, settings.qdrant.collection_prefix))
+        return made[0]
+
+    return get

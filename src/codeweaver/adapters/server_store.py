@@ -17,6 +17,9 @@ that does not exist yet returns no hits; ``count`` is then 0 and ``paths`` empty
 
 ``optimize`` and ``flush`` do nothing: the server runs its optimizers on its own and every
 write is sent with ``wait=True``, so it is in the server's WAL when the call returns.
+
+The collection name may be an alias (a restored backup is swapped in behind one): reads and
+writes go through it, and ``drop`` deletes the collection it points at.
 """
 
 from __future__ import annotations
@@ -36,13 +39,21 @@ from codeweaver.adapters.vectors import as_floats
 from codeweaver.errors import StoreError
 from codeweaver.types import Hit, SearchFilters, SparseVec, StoredPoint, StoreQuery
 
-__all__ = ["QdrantServerStore", "build_filter", "connect"]
+__all__ = [
+    "CLIENT_ERRORS",
+    "DENSE",
+    "SPARSE",
+    "QdrantServerStore",
+    "alias_target",
+    "build_filter",
+    "connect",
+]
 
 DENSE = "dense"
 SPARSE = "sparse"
 INDEXED_FIELDS = ("path", "language", "kind", "symbol_keys")
 _DELETE_BATCH = 512
-_CLIENT_ERRORS = (ApiException, grpc.RpcError, httpx.HTTPError, OSError, ValueError)
+CLIENT_ERRORS = (ApiException, grpc.RpcError, httpx.HTTPError, OSError, ValueError)
 
 
 def connect(
@@ -70,8 +81,16 @@ def connect(
             pool_size=pool_size,
             check_compatibility=False,
         )
-    except _CLIENT_ERRORS as exc:
+    except CLIENT_ERRORS as exc:
         raise StoreError(f"invalid Qdrant server address {url!r}: {exc}") from exc
+
+
+def alias_target(client: QdrantClient, name: str) -> str | None:
+    """The collection the alias ``name`` points at (``None``: ``name`` is no alias)."""
+    for alias in client.get_aliases().aliases:
+        if alias.alias_name == name:
+            return str(alias.collection_name)
+    return None
 
 
 def _sparse(vec: SparseVec) -> models.SparseVector:
@@ -140,6 +159,24 @@ class QdrantServerStore:
     def collection(self) -> str:
         return self._name
 
+    @property
+    def client(self) -> QdrantClient:
+        return self._client
+
+    def creation_params(self) -> dict[str, Any]:
+        """How ``ensure`` creates the collection (besides the dimension), as JSON."""
+        shard_number, replication_factor = self._shards
+        return {
+            "distance": models.Distance.COSINE.value,
+            "sparse_modifier": models.Modifier.IDF.value,
+            "hnsw_m": self._hnsw.m,
+            "hnsw_ef_construct": self._hnsw.ef_construct,
+            "int8_quantization": self._int8,
+            "shard_number": shard_number,
+            "replication_factor": replication_factor,
+            "on_disk": self._on_disk,
+        }
+
     # -- lifecycle -----------------------------------------------------------------
 
     def ensure(self, dim: int) -> None:
@@ -149,7 +186,7 @@ class QdrantServerStore:
             if not self._collection_exists():
                 try:
                     self._create(dim)
-                except _CLIENT_ERRORS:
+                except CLIENT_ERRORS:
                     if not self._client.collection_exists(self._name):
                         raise  # created concurrently by someone else otherwise
             info = self._client.get_collection(self._name)
@@ -182,8 +219,10 @@ class QdrantServerStore:
     def drop(self) -> None:
         with self._errors("delete the collection"):
             self._check_open()
-            if self._client.collection_exists(self._name):
-                self._client.delete_collection(self._name)
+            # deleting a collection deletes its aliases; deleting an alias's name does nothing
+            target = alias_target(self._client, self._name) or self._name
+            if self._client.collection_exists(target):
+                self._client.delete_collection(target)
             with self._lock:
                 self._exists = False
 
@@ -215,8 +254,10 @@ class QdrantServerStore:
 
     # -- reads ---------------------------------------------------------------------
 
-    def search(self, query: StoreQuery) -> list[Hit]:
-        request = self._request(query)
+    def search(self, query: StoreQuery, *, exact: bool = False) -> list[Hit]:
+        """Top hits; ``exact`` searches without the HNSW index (the same results however
+        far the server has built it: backups compare these)."""
+        request = self._request(query, exact)
         if request is None:
             return []
         with self._errors("search the collection"):
@@ -284,7 +325,7 @@ class QdrantServerStore:
                 "re-index the project to change the embedding model"
             )
 
-    def _request(self, query: StoreQuery) -> dict[str, Any] | None:
+    def _request(self, query: StoreQuery, exact: bool = False) -> dict[str, Any] | None:
         if query.rrf_k < 1:
             raise StoreError(f"rrf_k must be at least 1, got {query.rrf_k}")
         dense = as_floats(query.dense) if query.dense is not None and len(query.dense) else None
@@ -294,14 +335,15 @@ class QdrantServerStore:
         if query.limit < 1 or query.filters.paths == () or (dense is None and sparse is None):
             return None
         flt = build_filter(query.filters)
+        params = models.SearchParams(exact=True) if exact and not self._local else self._params
         base: dict[str, Any] = {"limit": query.limit, "query_filter": flt, "with_payload": True}
         if sparse is None:
-            return {**base, "query": dense, "using": DENSE, "search_params": self._params}
+            return {**base, "query": dense, "using": DENSE, "search_params": params}
         if dense is None:
             return {**base, "query": sparse, "using": SPARSE}
         depth = max(query.prefetch_limit, query.limit)
         prefetch = [
-            models.Prefetch(query=dense, using=DENSE, limit=depth, filter=flt, params=self._params),
+            models.Prefetch(query=dense, using=DENSE, limit=depth, filter=flt, params=params),
             models.Prefetch(query=sparse, using=SPARSE, limit=depth, filter=flt),
         ]
         weights = [query.dense_weight, query.sparse_weight]
@@ -333,5 +375,5 @@ class QdrantServerStore:
                 yield
         except StoreError:
             raise
-        except _CLIENT_ERRORS as exc:
+        except CLIENT_ERRORS as exc:
             raise StoreError(f"could not {action} {self._name!r} in Qdrant: {exc}") from exc

@@ -32,6 +32,10 @@ __all__ = [
     "check_project",
     "copy_sqlite",
     "hold_writer_lock",
+    "judge_project",
+    "manifest_facts",
+    "probe_query",
+    "recorded",
     "same_results",
     "snapshot_project",
 ]
@@ -86,7 +90,7 @@ def copy_sqlite(src: Path, dst: Path) -> None:
         raise BackupError(f"cannot copy database {src}: {exc}") from exc
 
 
-def _manifest_facts(db: Path) -> tuple[int, str | None, int | None]:
+def manifest_facts(db: Path) -> tuple[int, str | None, int | None]:
     if not db.is_file():
         return 0, None, None
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -102,7 +106,7 @@ def _manifest_facts(db: Path) -> tuple[int, str | None, int | None]:
     return files, model, dim
 
 
-def _probe_query(probe: dict[str, Any]) -> StoreQuery:
+def probe_query(probe: dict[str, Any]) -> StoreQuery:
     sparse = probe["sparse"]
     return StoreQuery(
         dense=probe["dense"],
@@ -122,7 +126,7 @@ def _inspect_copy(shard: Path, probes: int) -> tuple[int, list[dict[str, Any]]]:
     try:
         recorded = store.sample_vectors(probes)
         for probe in recorded:
-            probe["top"] = [[h.id, h.score] for h in store.search(_probe_query(probe))]
+            probe["top"] = [[h.id, h.score] for h in store.search(probe_query(probe))]
         return store.count(), recorded
     finally:
         store.close()
@@ -165,7 +169,7 @@ def snapshot_project(
     # Writers may resume: everything below works on the copy.
     points, recorded = _inspect_copy(out / "shard", probes)
     (out / "probes.json").write_text(json.dumps(recorded), encoding="utf-8")
-    files, model, dim = _manifest_facts(out / "manifest.sqlite")
+    files, model, dim = manifest_facts(out / "manifest.sqlite")
     return CollectionInfo(
         project=ref.name,
         store="edge",
@@ -177,42 +181,31 @@ def snapshot_project(
     )
 
 
-def _replay(
-    shard: Path, probes: list[dict[str, Any]], project: str, problems: list[str]
-) -> tuple[int, int]:
-    """Open a restored shard once: its point count and how many probes match."""
-    from codeweaver.adapters.edge_store import EdgeStore
-
-    if not shard.is_dir():
-        return 0, 0
-    store = EdgeStore(shard)
-    matched = 0
-    try:
-        for probe in probes:
-            got = [(h.id, h.score) for h in store.search(_probe_query(probe))]
-            if same_results([(str(i), float(s)) for i, s in probe["top"]], got):
-                matched += 1
-            else:
-                problems.append(f"{project}: probe {probe['point']} returned other results")
-        return store.count(), matched
-    finally:
-        store.close()
-
-
-def check_project(folder: Path, info: CollectionInfo) -> dict[str, Any]:
-    """Open a restored project copy: point count, manifest and probe results."""
+def judge_project(
+    folder: Path,
+    info: CollectionInfo,
+    points: int,
+    replay: Callable[[dict[str, Any]], bool] | None,
+) -> dict[str, Any]:
+    """Compare a restored project (its ``points``, the manifest in ``folder``, the probes
+    ``replay`` finds matching) with what the backup recorded."""
     problems: list[str] = []
-    mismatches: list[str] = []
-    probes = json.loads((folder / "probes.json").read_text(encoding="utf-8"))
-    points, matched = _replay(folder / "shard", probes, info.project, mismatches)
     if points != info.points:
         problems.append(f"{info.project}: {points} points, the backup recorded {info.points}")
-    files, _, _ = _manifest_facts(folder / "manifest.sqlite")
+    files, _, _ = manifest_facts(folder / "manifest.sqlite")
     if files != info.files:
         problems.append(f"{info.project}: manifest lists {files} files, expected {info.files}")
-    problems += mismatches
+    probes = json.loads((folder / "probes.json").read_text(encoding="utf-8"))
+    matched = 0
+    if probes and replay is not None:
+        for probe in probes:
+            if replay(probe):
+                matched += 1
+            else:
+                problems.append(f"{info.project}: probe {probe['point']} returned other results")
     return {
         "project": info.project,
+        "store": info.store,
         "points": points,
         "expected_points": info.points,
         "files": files,
@@ -220,3 +213,27 @@ def check_project(folder: Path, info: CollectionInfo) -> dict[str, Any]:
         "probes_matched": matched,
         "problems": problems,
     }
+
+
+def recorded(rows: list[list[Any]]) -> list[tuple[str, float]]:
+    """A probe's recorded ``[[id, score], …]`` as ``same_results`` compares them."""
+    return [(str(i), float(s)) for i, s in rows]
+
+
+def check_project(folder: Path, info: CollectionInfo) -> dict[str, Any]:
+    """Open a restored project copy: point count, manifest and probe results."""
+    shard = folder / "shard"
+    if not shard.is_dir():
+        return judge_project(folder, info, 0, None)
+    from codeweaver.adapters.edge_store import EdgeStore
+
+    store = EdgeStore(shard)
+
+    def replay(probe: dict[str, Any]) -> bool:
+        got = [(h.id, h.score) for h in store.search(probe_query(probe))]
+        return same_results(recorded(probe["top"]), got)
+
+    try:
+        return judge_project(folder, info, store.count(), replay)
+    finally:
+        store.close()

@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codeweaver.config import Settings
 from codeweaver.errors import BackupError, CodeWeaverError, InputError
@@ -30,7 +31,11 @@ from codeweaver.ops.backup.manifest import (
     new_backup_id,
 )
 from codeweaver.ops.backup.metrics_export import EXPORT_FILE, export_metrics, prometheus_client
+from codeweaver.ops.backup.server_projects import snapshot_server_project
 from codeweaver.ops.backup.throttle import Throttle
+
+if TYPE_CHECKING:
+    from codeweaver.adapters.server_backup import ServerCollections
 
 __all__ = ["BackupContext", "create_backup", "normalize_components", "public_settings"]
 
@@ -46,12 +51,23 @@ class BackupContext:
     projects: Callable[[], list[ProjectRef]]
     lock: LockFactory
     version: str
+    # the collections of the Qdrant server (qdrant.mode "server"), on the engine's client
+    server: Callable[[], ServerCollections] | None = None
     # holds the data directory alone (no server or command using it) for the named action
     exclusive_home: Callable[[str], AbstractContextManager[None]] = lambda _action: nullcontext()
 
     @property
     def home(self) -> Path:
         return self.settings.home
+
+    @property
+    def server_mode(self) -> bool:
+        return self.settings.qdrant.mode == "server"
+
+    def server_collections(self) -> ServerCollections:
+        if self.server is None:
+            raise BackupError("no Qdrant server is configured (qdrant.mode is not 'server')")
+        return self.server()
 
 
 def normalize_components(
@@ -104,23 +120,22 @@ def public_settings(settings: Settings) -> dict[str, Any]:
 def _stage_projects(
     ctx: BackupContext, staging: Path, project: str | None, throttle: Throttle | None
 ) -> tuple[list[CollectionInfo], list[str]]:
-    if ctx.settings.qdrant.mode != "embedded":
-        raise BackupError(
-            "backups of Qdrant server collections are not supported yet; back up the "
-            "server with its own snapshot API (qdrant.mode is 'server')"
-        )
     refs = ctx.projects()
     if project is not None:
         refs = [r for r in refs if r.name == project]
         if not refs:
             raise InputError(f"unknown project {project!r}")
+    cfg = ctx.settings.backup
+    snapshot: Callable[..., CollectionInfo] = snapshot_project
+    if ctx.server_mode:
+        snapshot = partial(snapshot_server_project, server=ctx.server_collections())
     infos = [
-        snapshot_project(
+        snapshot(
             ref,
             staging / "projects" / ref.name,
             lock=ctx.lock,
-            lock_timeout=ctx.settings.backup.lock_timeout,
-            probes=ctx.settings.backup.probe_queries,
+            lock_timeout=cfg.lock_timeout,
+            probes=cfg.probe_queries,
             throttle=throttle,
         )
         for ref in refs
@@ -185,8 +200,8 @@ def create_backup(
 ) -> BackupManifest:
     """Make one backup at ``dest``; the manifest is uploaded last, after the archive.
 
-    ``throttle`` caps the rate of the shard copy, the packing and (when ``dest`` was
-    opened with it) the upload."""
+    ``throttle`` caps the rate of the shard copy or collection export, the packing and
+    (when ``dest`` was opened with it) the upload."""
     chosen = check_request(ctx, components, project)
     metrics_required = components is not None and "metrics" in components
     started = time.monotonic()

@@ -1,9 +1,10 @@
 """``backup restore``: fetch, verify, stage, check, swap in, report.
 
 Nothing live is touched until the backup's checksums, version and schema have passed
-and the staged collections have been opened, counted and probed. Then a journaled swap
-moves everything in at once (see ``swap``). Every step lands in
-``<home>/recovery/<recovery_id>/recovery-report.json``.
+and the staged collections have been opened, counted and probed (a Qdrant server
+project's export is first loaded into a new collection beside the live one). Then a
+journaled swap moves everything in at once (see ``swap`` and ``server_swap``). Every step
+lands in ``<home>/recovery/<recovery_id>/recovery-report.json``.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from codeweaver.errors import BackupError, CodeWeaverError, IndexingError
-from codeweaver.ops.backup.collections import check_project
 from codeweaver.ops.backup.create import IDENTITY_DB, BackupContext, normalize_components
 from codeweaver.ops.backup.destinations import Destination
 from codeweaver.ops.backup.identity import plan_identity_import, then_import_identity
 from codeweaver.ops.backup.manifest import BackupManifest, CollectionInfo, new_backup_id
 from codeweaver.ops.backup.metrics_export import EXPORT_FILE
-from codeweaver.ops.backup.swap import Swap, rollback_interrupted, swap_in
+from codeweaver.ops.backup.swap import Swap, journal_path, rollback_interrupted, swap_in
+from codeweaver.ops.backup.targets import Targets, swapper
 from codeweaver.ops.backup.verify import fetch_backup
 
 __all__ = ["REPORT_NAME", "restore_backup", "version_problem"]
@@ -159,9 +160,10 @@ def restore_backup(
         "steps": steps.items,
     }
     say = on_step or (lambda _msg: None)
+    targets = Targets(ctx, rid)
     try:
         with steps.step("recover interrupted restore") as entry:
-            entry["actions"] = rollback_interrupted(ctx.home)
+            entry["actions"] = rollback_interrupted(ctx.home, swapper(ctx))
         chosen = normalize_components(components)
         say("downloading and checking the backup")
         with steps.step("download and verify checksums") as entry:
@@ -177,7 +179,7 @@ def restore_backup(
             infos = _select(manifest, chosen, project)
         say("opening the restored collections (counts, probe searches)")
         with steps.step("verify restored collections") as entry:
-            checks = [check_project(fetched.data / "projects" / i.project, i) for i in infos]
+            checks = [targets.verify(fetched.data / "projects" / i.project, i) for i in infos]
             report["projects"] = checks
             entry["problems"] = [p for c in checks for p in c["problems"]]
         identity = None
@@ -202,19 +204,24 @@ def restore_backup(
         with steps.step("swap in") as entry:
             _check_not_locked(ctx, infos)
             as_files = [c for c in chosen if identity is None or c != "identity"]
+            collections = targets.swaps(fetched.data)
             swaps = _plan(ctx, fetched.data, work, infos, as_files)
 
             def check_live() -> list[str]:
-                live = [check_project(ctx.home / "projects" / i.project, i) for i in infos]
+                live = [targets.check_live(i) for i in infos]
                 report["live_checks"] = live
                 return [p for c in live for p in c["problems"]]
 
-            swap_in(
+            notes = swap_in(
                 ctx.home,
                 swaps,
                 work,
                 then_import_identity(check_live, identity, ctx.settings, report),
+                collections=collections,
+                swapper=swapper(ctx) if collections else None,
             )
+            entry["notes"] = notes
+            entry["collections"] = collections
             for info in infos:
                 (ctx.home / "projects" / info.project / "probes.json").unlink(missing_ok=True)
             entry["items"] = [s.live for s in swaps]
@@ -228,7 +235,12 @@ def restore_backup(
         report["ok"] = False
         report.setdefault("problems", []).append(str(exc))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        # an interrupted swap (Ctrl-C) keeps its parked data here: the journal's to undo
+        if not journal_path(ctx.home).exists():
+            shutil.rmtree(work, ignore_errors=True)
+            cleanup = targets.clean_up()
+            if cleanup:
+                report["cleanup"] = cleanup
     finished = datetime.now(UTC)
     report["finished_at"] = finished.isoformat(timespec="seconds")
     report["seconds"] = round((finished - started).total_seconds(), 3)

@@ -16,7 +16,9 @@ from codeweaver.ops.backup.locks import exclusive
 from codeweaver.ops.backup.manifest import validate_backup_id
 from codeweaver.ops.backup.prune import BackupEntry, created_from_id, plan_prune
 from codeweaver.ops.backup.restore import restore_backup
+from codeweaver.ops.backup.server_projects import drop_leftovers
 from codeweaver.ops.backup.swap import rollback_interrupted
+from codeweaver.ops.backup.targets import swapper
 from codeweaver.ops.backup.throttle import Throttle
 from codeweaver.ops.backup.verify import read_manifest, verify_backup
 
@@ -66,7 +68,7 @@ class BackupService:
         target = self.destination(dest, throttle)
         with exclusive(self._ctx.home / ".backup-work" / "create.lock", "backup"):
             with exclusive(self._ctx.home / ".restore" / "lock", "restore"):
-                rollback_interrupted(self._ctx.home)
+                rollback_interrupted(self._ctx.home, swapper(self._ctx))
             self._remove_stale_work()
             manifest = create_backup(
                 self._ctx, target, components=components, project=project, throttle=throttle
@@ -168,10 +170,12 @@ class BackupService:
             exclusive(self._ctx.home / ".restore" / "lock", "restore"),
             self._ctx.exclusive_home("restore a backup"),
         ):
-            rollback_interrupted(self._ctx.home)
+            rollback_interrupted(self._ctx.home, swapper(self._ctx))
             for stale in (self._ctx.home / ".restore").iterdir():  # left by a killed run
                 if stale.is_dir():
                     shutil.rmtree(stale, ignore_errors=True)
+                elif stale.match("pending-*.json") and self._ctx.server_mode:
+                    drop_leftovers(stale, self._ctx.server_collections())
             return restore_backup(
                 self._ctx,
                 target,
