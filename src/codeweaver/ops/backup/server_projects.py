@@ -2,12 +2,12 @@
 
 Backup: while the project's writer lock is held, ``project.json`` and the manifest are
 copied as for embedded projects, the collection is exported point by point into
-``collection/`` (``adapters.server_export``), and the probe searches (sampled points' own
-vectors as hybrid queries, exact search) run against the live collection, still under the
-lock, so their top results describe exactly the exported points. A server probe records
-the dense and the sparse side's top results separately, each with its raw scores: the
-fused (RRF) ranks depend on how the server orders tied scores inside a collection, which a
-rebuilt collection need not repeat, while raw scores compare up to the order of ties.
+``collection/`` (``adapters.server_export``), and the probe searches run against the live
+collection, still under the lock, so their top results describe exactly the exported
+points. A server probe replays a sampled point's dense and sparse vector each alone, with
+exact search, and records both top lists with their raw scores: fused (RRF) ranks depend on
+how the server orders tied scores inside a collection, which a rebuilt collection need not
+repeat, while raw scores compare up to the order of ties (``same_results``).
 
 Restore: the export is loaded into a new collection beside the live one
 (``<collection>__restore_<token>``), waited for, counted and probed before anything live
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from codeweaver.errors import BackupError, StoreError
 from codeweaver.ops.backup.collections import (
+    PROBE_LIMIT,
     LockFactory,
     ProjectRef,
     copy_sqlite,
@@ -53,7 +54,6 @@ __all__ = [
 
 EXPORT_DIR = "collection"
 READY_TIMEOUT = 600.0  # seconds a restore waits for the server to index what it loaded
-PROBE_LIMIT = 10
 
 
 def _sides(store: QdrantServerStore, probe: dict[str, Any]) -> dict[str, list[list[Any]]]:
