@@ -54,6 +54,15 @@ RateOpt = Annotated[
     ),
 ]
 
+
+def _fail_unless_ok(result: dict[str, Any]) -> None:
+    """Print each problem of a failed check and exit with the failure status."""
+    if not result["ok"]:
+        for problem in result["problems"]:
+            render.error(problem)
+        raise typer.Exit(EXIT_FAILURE)
+
+
 backup_app = typer.Typer(help="Back up, verify, prune and restore.", no_args_is_help=True)
 
 
@@ -100,10 +109,8 @@ def create(
     )
     for note in [] if json_out else out["notes"]:
         render.info(f"note: {note}")
-    if check is not None and not check["ok"]:
-        for problem in check["problems"]:
-            render.error(problem)
-        raise typer.Exit(EXIT_FAILURE)
+    if check is not None:
+        _fail_unless_ok(check)
 
 
 @backup_app.command("list")
@@ -138,10 +145,7 @@ def verify(
     service = build_backup_service(settings_from(config))
     out = service.verify(backup_id, dest, max_mb_per_second=max_rate)
     _emit(out, json_out, f"backup {backup_id}: {'OK' if out['ok'] else 'FAILED'}")
-    if not out["ok"]:
-        for problem in out["problems"]:
-            render.error(problem)
-        raise typer.Exit(EXIT_FAILURE)
+    _fail_unless_ok(out)
 
 
 @backup_app.command("prune")
@@ -189,7 +193,4 @@ def restore(
         else f"restore of {backup_id} FAILED; the current data is unchanged"
     )
     _emit(report, json_out, f"{line} (report: {report['report_path']})")
-    if not report["ok"]:
-        for problem in report["problems"]:
-            render.error(problem)
-        raise typer.Exit(EXIT_FAILURE)
+    _fail_unless_ok(report)

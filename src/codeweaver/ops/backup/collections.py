@@ -30,7 +30,9 @@ __all__ = [
     "LockFactory",
     "ProjectRef",
     "check_project",
+    "copy_project_files",
     "copy_sqlite",
+    "describe_copy",
     "hold_writer_lock",
     "judge_project",
     "manifest_facts",
@@ -161,23 +163,36 @@ def snapshot_project(
     """Copy ``ref``'s folder into ``out`` (``project.json``, manifest, shard, probes)."""
     out.mkdir(parents=True, exist_ok=True)
     with hold_writer_lock(lock, ref.folder, ref.name, lock_timeout):
-        shutil.copy2(ref.folder / "project.json", out / "project.json")
-        if (ref.folder / "manifest.sqlite").is_file():
-            copy_sqlite(ref.folder / "manifest.sqlite", out / "manifest.sqlite")
+        copy_project_files(ref, out)
         if (ref.folder / "shard").is_dir():
             copy_tree(ref.folder / "shard", out / "shard", throttle)
     # Writers may resume: everything below works on the copy.
     points, recorded = _inspect_copy(out / "shard", probes)
-    (out / "probes.json").write_text(json.dumps(recorded), encoding="utf-8")
+    return describe_copy(ref, out, "edge", points, recorded)
+
+
+def copy_project_files(ref: ProjectRef, out: Path) -> None:
+    """``project.json`` and the index manifest (SQLite's online backup) into ``out``; the
+    caller holds the project's writer lock."""
+    shutil.copy2(ref.folder / "project.json", out / "project.json")
+    if (ref.folder / "manifest.sqlite").is_file():
+        copy_sqlite(ref.folder / "manifest.sqlite", out / "manifest.sqlite")
+
+
+def describe_copy(
+    ref: ProjectRef, out: Path, store: str, points: int, probes: list[dict[str, Any]]
+) -> CollectionInfo:
+    """Write the probes beside a project's copy in ``out`` and describe it for the manifest."""
+    (out / "probes.json").write_text(json.dumps(probes), encoding="utf-8")
     files, model, dim = manifest_facts(out / "manifest.sqlite")
     return CollectionInfo(
         project=ref.name,
-        store="edge",
+        store=store,
         points=points,
         files=files,
         model=model,
         dim=dim,
-        probes=len(recorded),
+        probes=len(probes),
     )
 
 

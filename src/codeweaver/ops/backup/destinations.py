@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 from urllib.parse import unquote, urlparse
 
 from codeweaver.config import BackupSettings
 from codeweaver.errors import BackupError, ConfigError
+from codeweaver.ops.backup.filecopy import copy_stream
 from codeweaver.ops.backup.throttle import Throttle
 
 __all__ = [
@@ -55,13 +56,6 @@ class Destination(Protocol):
     def delete_backup(self, backup_id: str) -> None: ...
 
 
-def _copy(src: IO[bytes], out: IO[bytes], throttle: Throttle | None) -> None:
-    while block := src.read(1 << 20):
-        out.write(block)
-        if throttle is not None:
-            throttle.consume(len(block))
-
-
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -93,7 +87,7 @@ class FileDestination:
                 else:
                     assert isinstance(writer, Path)
                     with writer.open("rb") as src:
-                        _copy(src, out, self._throttle)
+                        copy_stream(src, out, self._throttle)
                 out.flush()
                 os.fsync(out.fileno())
             tmp.replace(dest)
@@ -111,7 +105,7 @@ class FileDestination:
         src = self._path(key)
         try:
             with src.open("rb") as fh, local.open("wb") as out:
-                _copy(fh, out, self._throttle)
+                copy_stream(fh, out, self._throttle)
         except FileNotFoundError:
             raise BackupError(f"{key} is missing from {self.uri}") from None
         except OSError as exc:

@@ -16,7 +16,15 @@ from typing import IO
 from codeweaver.errors import InputError
 from codeweaver.ops.backup.throttle import Throttle
 
-__all__ = ["BLOCK", "HashingWriter", "copy_file", "copy_sparse", "copy_tree", "sha256_stream"]
+__all__ = [
+    "BLOCK",
+    "HashingWriter",
+    "copy_file",
+    "copy_sparse",
+    "copy_stream",
+    "copy_tree",
+    "sha256_stream",
+]
 
 BLOCK = 1 << 20
 _HOLE = 1 << 16  # the smallest all-zero run left as a hole
@@ -32,6 +40,14 @@ def copy_sparse(src: IO[bytes], out: IO[bytes], throttle: Throttle | None = None
             if throttle is not None:
                 throttle.consume(len(block))
     out.truncate()
+
+
+def copy_stream(src: IO[bytes], out: IO[bytes], throttle: Throttle | None = None) -> None:
+    """Copy ``src`` to ``out`` as it is (no holes), counting against ``throttle``."""
+    while block := src.read(BLOCK):
+        out.write(block)
+        if throttle is not None:
+            throttle.consume(len(block))
 
 
 def _data_extents(fd: int, size: int) -> list[tuple[int, int]]:

@@ -19,7 +19,6 @@ so a restore killed while loading leaves nothing behind for long.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +27,10 @@ from codeweaver.ops.backup.collections import (
     PROBE_LIMIT,
     LockFactory,
     ProjectRef,
-    copy_sqlite,
+    copy_project_files,
+    describe_copy,
     hold_writer_lock,
     judge_project,
-    manifest_facts,
     recorded,
     same_results,
 )
@@ -85,9 +84,7 @@ def snapshot_server_project(
     probes_made: list[dict[str, Any]] = []
     points = 0
     with hold_writer_lock(lock, ref.folder, ref.name, lock_timeout):
-        shutil.copy2(ref.folder / "project.json", out / "project.json")
-        if (ref.folder / "manifest.sqlite").is_file():
-            copy_sqlite(ref.folder / "manifest.sqlite", out / "manifest.sqlite")
+        copy_project_files(ref, out)
         try:
             if server.exists(name):
                 on_bytes = throttle.consume if throttle is not None else None
@@ -99,17 +96,7 @@ def snapshot_server_project(
                 probes_made = exported.samples
         except StoreError as exc:
             raise BackupError(f"project {ref.name!r}: {exc}") from exc
-    (out / "probes.json").write_text(json.dumps(probes_made), encoding="utf-8")
-    files, model, dim = manifest_facts(out / "manifest.sqlite")
-    return CollectionInfo(
-        project=ref.name,
-        store="server",
-        points=points,
-        files=files,
-        model=model,
-        dim=dim,
-        probes=len(probes_made),
-    )
+    return describe_copy(ref, out, "server", points, probes_made)
 
 
 def _judge(
