@@ -124,7 +124,9 @@ def test_int8_close_to_fp32_reference(embedder: OnnxEmbedder, reference: np.ndar
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     cos = _cos(got, reference)
     assert cos.mean() >= 0.99, cos.mean()
-    assert cos.min() >= 0.975, cos.min()
+    # onnxruntime's int8 kernels differ by CPU (VNNI vs plain AVX2 u8s8 arithmetic): the
+    # worst text (the empty one, [CLS][SEP] alone) measured 0.975+ on VNNI, 0.968 on AVX2
+    assert cos.min() >= 0.96, cos.min()
 
 
 @pytest.mark.parametrize("token_type_ids", [False, True])
