@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel
 
-from codeweaver.config import Settings
+from codeweaver.config import DEFAULT_CONFIG_FILE, Settings
 from codeweaver.core.bm25 import Bm25Encoder
 from codeweaver.core.cache import CacheCounters, LruCache, TieredCache
 from codeweaver.core.chunking import ChunkOptions, ContextOptions
@@ -245,14 +245,14 @@ def index_options(settings: Settings, embedder: Embedder) -> IndexOptions:
         batch_tokens=batch_tokens,
         count_tokens=counter,
         embed_wait_seconds=wait,
-        protected=root_policy(settings).protected,
     )
 
 
 def secret_locations(settings: Settings) -> list[Path]:
     """Every file a setting names (``*_file``: keys, tokens, CA bundles, the log), the
-    default HS256 secret file, and a ``file://`` backup destination: never indexed."""
-    found: list[Path] = [settings.home / "auth" / "jwt.secret"]
+    default HS256 secret file, ``./codeweaver.toml`` (it may hold secrets) and a
+    ``file://`` backup destination: never indexed."""
+    found: list[Path] = [settings.home / "auth" / "jwt.secret", Path(DEFAULT_CONFIG_FILE)]
     for section in settings.__dict__.values():
         if not isinstance(section, BaseModel):
             continue

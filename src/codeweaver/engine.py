@@ -83,7 +83,9 @@ class Engine:
         self._embedder = embedder
         self._sparse = sparse
         self._searcher = searcher
-        self._index_options = index_options
+        # discovery never reads the locations the root policy protects
+        guarded = tuple(dict.fromkeys((*index_options.protected, *self._roots.protected)))
+        self._index_options = replace(index_options, protected=guarded)
         self._caches = caches or CacheSet()
         # indexing and warming go through the embedding cache; health probes do not
         self._cached_embedder = self._caches.embedder or embedder

@@ -21,7 +21,7 @@ from pathlib import Path
 import pathspec
 
 from codeweaver.errors import PathError
-from codeweaver.index.confined import protected_hit, read_inside
+from codeweaver.index.confined import read_inside
 from codeweaver.index.git import run_git
 
 __all__ = ["Discovered", "DiscoveredFile", "collect", "discover", "git_commit", "resolve_root"]
@@ -136,7 +136,7 @@ def _classify(
         return None, f"cannot resolve: {exc}"
     if real != real_root and real_root not in real.parents:
         return None, "a symlink on its path leaves the project root"
-    if protected and protected_hit(real, protected) is not None:
+    if any(real == guard or guard in real.parents for guard in protected):
         return None, "inside CodeWeaver's data or secret location (never indexed)"
     try:
         st = abs_path.stat()
