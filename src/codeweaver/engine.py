@@ -156,11 +156,6 @@ class Engine:
             if root == other.root or root in other.root.parents or other.root in root.parents:
                 raise refuse_path(f"{root} overlaps the root of a project of another tenant")
 
-    @property
-    def protected(self) -> tuple[Path, ...]:
-        """The resolved locations no index ever reads (data home, secret files)."""
-        return self._roots.protected
-
     def admit(self, path: str | Path, project: str | None, caller: Caller) -> tuple[Path, str, str]:
         """``(root, project name, owning tenant)`` for ``caller`` to index ``path``, or the
         refusal: the root policy (see ``index.roots``), then the name, then overlaps."""
