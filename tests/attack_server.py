@@ -123,6 +123,7 @@ def attack_server(
         "CODEWEAVER_AUTH__USER_RATE": "1",
         "CODEWEAVER_AUTH__USER_BURST": "150",
         "CODEWEAVER_AUTH__TENANT_RATE": "0",
+        "CODEWEAVER_INDEX__ALLOWED_ROOTS": json.dumps([str(tmp)]),  # managers index in tmp
         "CODEWEAVER_LOG_LEVEL": "info",
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from codeweaver.errors import InputError, NotFoundError, PathError
+from codeweaver.index.files import ProjectFiles
 from codeweaver.index.projects import Project
-from codeweaver.mcp.files import safe_path
 from codeweaver.mcp.tools import TOOLS, CodeTools, trim_to_budget
 from codeweaver.types import Hit
 
@@ -47,24 +47,29 @@ def test_budget_keeps_rank_order_and_cuts_the_last_snippet():
     assert tiny == [] and omitted == 5
 
 
-def test_safe_path_refuses_escapes(tmp_path: Path):
+def test_file_reads_refuse_escapes(tmp_path: Path):
     root = tmp_path / "root"
     (root / "src").mkdir(parents=True)
     (root / "src/a.py").write_text("x = 1\n")
     (tmp_path / "outside.py").write_text("secret = 1\n")
     (root / "src/link.py").symlink_to(tmp_path / "outside.py")
     project = Project("p", root, tmp_path / "folder")
-    known = {"src/a.py", "src/link.py"}
+    files = ProjectFiles(project, ["src/a.py", "src/link.py"])
 
-    assert safe_path(project, "src/a.py", known) == (root / "src/a.py").resolve()
-    assert safe_path(project, "./src/a.py", known) == (root / "src/a.py").resolve()
+    assert files.text("src/a.py") == ("src/a.py", "x = 1\n")
+    assert files.text("./src/a.py") == ("src/a.py", "x = 1\n")
+    assert files.text("src//./a.py")[0] == "src/a.py"
     with pytest.raises(PathError, match="resolves outside the project root"):
-        safe_path(project, "src/link.py", known)
+        files.text("src/link.py")
     with pytest.raises(PathError, match="must not contain"):
-        safe_path(project, "src/../src/a.py", known)
+        files.text("src/../src/a.py")
     with pytest.raises(PathError, match="must be relative"):
-        safe_path(project, str(root / "src/a.py"), known)
+        files.text(str(root / "src/a.py"))
+    with pytest.raises(PathError, match="not '\\\\'"):
+        files.text("src\\a.py")
+    with pytest.raises(PathError, match="NUL"):
+        files.text("src/a.py\x00")
     with pytest.raises(NotFoundError, match="not indexed"):
-        safe_path(project, "src/b.py", known)
+        files.text("src/b.py")
     with pytest.raises(InputError, match="path is empty"):
-        safe_path(project, " ", known)
+        files.text(" ")

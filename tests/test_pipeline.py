@@ -8,6 +8,7 @@ import pytest
 
 from codeweaver.core.bm25 import Bm25Encoder
 from codeweaver.errors import InputError
+from codeweaver.index.discovery import DiscoveredFile
 from codeweaver.index.manifest import Manifest
 from codeweaver.index.pipeline import Indexer, IndexOptions
 from codeweaver.types import StoredPoint
@@ -126,14 +127,14 @@ def test_unreadable_file_is_a_listed_failure(tmp_path, monkeypatch):
     root = tmp_path / "p"
     root.mkdir()
     make_project(root, 3)
-    real = Path.read_bytes
+    real = DiscoveredFile.read_bytes
 
-    def read_bytes(self: Path) -> bytes:
-        if self.name == "mod_1.py":
+    def read_bytes(self: DiscoveredFile, max_bytes: int | None = None) -> bytes:
+        if self.path == "mod_1.py":
             raise PermissionError(13, "Permission denied")
-        return real(self)
+        return real(self, max_bytes)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(DiscoveredFile, "read_bytes", read_bytes)
     store, manifest = MemoryStore(), Manifest(tmp_path / "m.sqlite")
     stats = indexer(store, manifest).run(root, "p")
     assert stats.failures == (("mod_1.py", "cannot read: Permission denied"),)

@@ -56,6 +56,19 @@ class IndexSettings(_Section):
     batch_chunks: int = Field(
         64, ge=1, le=4096, description="Chunks embedded and stored per batch."
     )
+    allowed_roots: list[Path] = Field(
+        default_factory=list,
+        description="Folders remote callers may index inside (empty: only admins may index "
+        "server folders). The CLI and stdio MCP are not limited.",
+    )
+    tenant_roots: dict[str, list[Path]] = Field(
+        default_factory=dict,
+        description="Per tenant: the folders its remote callers may index inside, instead "
+        "of allowed_roots (an empty list: only the tenant's admins may index).",
+    )
+    max_queued_jobs: int = Field(
+        8, ge=1, le=10_000, description="Index jobs one tenant may have waiting (429 beyond)."
+    )
 
 
 class ChunkingSettings(_Section):

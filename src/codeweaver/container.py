@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlparse
 
-from codeweaver.config import Settings
+from pydantic import BaseModel
+
+from codeweaver.config import DEFAULT_CONFIG_FILE, Settings
 from codeweaver.core.bm25 import Bm25Encoder
 from codeweaver.core.cache import CacheCounters, LruCache, TieredCache
 from codeweaver.core.chunking import ChunkOptions, ContextOptions
@@ -14,6 +18,7 @@ from codeweaver.engine import Engine, StoreFactory
 from codeweaver.errors import ConfigError
 from codeweaver.index.pipeline import IndexOptions
 from codeweaver.index.projects import Project, ProjectRegistry
+from codeweaver.index.roots import RootPolicy
 from codeweaver.ops.backup import BackupService
 from codeweaver.ops.instrumented import InstrumentedEmbedder, InstrumentedStore
 from codeweaver.ops.metrics import Metrics
@@ -38,6 +43,8 @@ __all__ = [
     "build_store_factory",
     "chunk_options",
     "instrument_store_factory",
+    "root_policy",
+    "secret_locations",
 ]
 
 _MB = 1024 * 1024
@@ -204,8 +211,10 @@ def build_engine(
         stores = instrument_store_factory(stores, metrics)
     sparse = Bm25Encoder()
     caches = build_caches(settings, emb)
+    policy = root_policy(settings)
     return Engine(
         registry=ProjectRegistry(settings.home),
+        roots=policy,
         store_factory=stores,
         embedder=emb,
         sparse=sparse,
@@ -236,6 +245,37 @@ def index_options(settings: Settings, embedder: Embedder) -> IndexOptions:
         batch_tokens=batch_tokens,
         count_tokens=counter,
         embed_wait_seconds=wait,
+    )
+
+
+def secret_locations(settings: Settings) -> list[Path]:
+    """Every file a setting names (``*_file``: keys, tokens, CA bundles, the log), the
+    default HS256 secret file, ``./codeweaver.toml`` (it may hold secrets) and a
+    ``file://`` backup destination: never indexed."""
+    found: list[Path] = [settings.home / "auth" / "jwt.secret", Path(DEFAULT_CONFIG_FILE)]
+    for section in settings.__dict__.values():
+        if not isinstance(section, BaseModel):
+            continue
+        for name, value in section.__dict__.items():
+            if name.endswith("_file") and isinstance(value, Path):
+                found.append(value)
+    if settings.auth.audit_file:
+        found.append(settings.home / settings.auth.audit_file)
+    dest = settings.backup.dest
+    if dest and dest.startswith("file://"):
+        found.append(Path(unquote(urlparse(dest).path)))
+    return found
+
+
+def root_policy(settings: Settings) -> RootPolicy:
+    """Which folders remote callers may index (``index.allowed_roots`` /
+    ``index.tenant_roots``), and the locations nobody's index ever reads."""
+    idx = settings.index
+    return RootPolicy(
+        settings.home,
+        allowed=idx.allowed_roots,
+        tenant_roots=idx.tenant_roots,
+        secrets=secret_locations(settings),
     )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from codeweaver.errors import CodeWeaverError, InputError, NotFoundError, OutOfScopeError
-from codeweaver.index.discovery import resolve_root
+from codeweaver.index.files import ProjectFiles
 from codeweaver.index.lock import HomeInUse, writer_lock
 from codeweaver.index.manifest import Manifest
 from codeweaver.index.pipeline import Indexer, IndexOptions, Progress, model_mismatch
@@ -28,7 +28,9 @@ from codeweaver.index.projects import (
     Project,
     ProjectRegistry,
     default_project_name,
+    validate_project_name,
 )
+from codeweaver.index.roots import Caller, LocalCaller, RootPolicy, is_remote, refuse_path
 from codeweaver.search.cache_set import CacheSet
 from codeweaver.search.events import IndexListener, SearchListener, query_type_of
 from codeweaver.search.service import FusionParams, SearchRequest, SearchResult, SearchService
@@ -72,14 +74,18 @@ class Engine:
         searcher: SearchService,
         index_options: IndexOptions,
         caches: CacheSet | None = None,
+        roots: RootPolicy | None = None,
     ) -> None:
         self._registry = registry
+        self._roots = roots or RootPolicy(registry.home)
         self._in_use = HomeInUse(registry.home)  # a restore waits until this engine closes
         self._store_factory = store_factory
         self._embedder = embedder
         self._sparse = sparse
         self._searcher = searcher
-        self._index_options = index_options
+        # discovery never reads the locations the root policy protects
+        guarded = tuple(dict.fromkeys((*index_options.protected, *self._roots.protected)))
+        self._index_options = replace(index_options, protected=guarded)
         self._caches = caches or CacheSet()
         # indexing and warming go through the embedding cache; health probes do not
         self._cached_embedder = self._caches.embedder or embedder
@@ -140,14 +146,32 @@ class Engine:
 
     def check_root(self, root: Path, tenants: Tenants) -> None:
         """Refuse to index a folder that is, contains or lies inside another tenant's
-        project root: that would copy its code into the caller's tenant."""
+        project root: that would copy its code into the caller's tenant. The refusal is
+        the one answer to any refused path, so it tells nothing about that project."""
         if tenants is None or ALL_TENANTS in tenants:
             return
         for other in self._registry.list():
             if visible(other, tenants):
                 continue
             if root == other.root or root in other.root.parents or other.root in root.parents:
-                raise OutOfScopeError(f"cannot index {root}: it overlaps a project you cannot see")
+                raise refuse_path(f"{root} overlaps the root of a project of another tenant")
+
+    def admit(self, path: str | Path, project: str | None, caller: Caller) -> tuple[Path, str, str]:
+        """``(root, project name, owning tenant)`` for ``caller`` to index ``path``, or the
+        refusal: the root policy (see ``index.roots``), then the name, then overlaps."""
+        root = self._roots.admit(path, caller)
+        name = validate_project_name(project) if project else default_project_name(root)
+        try:
+            owner = self.check_access(name, caller.tenants) or caller.tenant
+        except OutOfScopeError:
+            if not is_remote(caller):
+                raise
+            raise OutOfScopeError(
+                f"project name {name!r} is not available; choose another name",
+                reason=f"project name {name!r} belongs to another tenant",
+            ) from None
+        self.check_root(root, caller.tenants)
+        return root, name, owner
 
     def resolve_project(
         self,
@@ -200,6 +224,17 @@ class Engine:
             handle.paths = sorted(handle.manifest.files())
         return project, handle.paths
 
+    def project_files(
+        self, name: str | None, tenants: Tenants = None, *, use_cwd: bool = False
+    ) -> ProjectFiles:
+        """The indexed files of a project the caller may see, read by the one set of
+        path rules every edge uses (see ``index.files``)."""
+        project = self.resolve_project(name, use_cwd=use_cwd, tenants=tenants)
+        _, paths = self.indexed_paths(project.name, tenants)
+        return ProjectFiles(
+            project, paths, self._roots.protected, self._index_options.max_file_bytes
+        )
+
     # ------------------------------------------------------------------ index
     def index(
         self,
@@ -211,17 +246,17 @@ class Engine:
         paths: Collection[str] | None = None,
         tenant: str = DEFAULT_TENANT,
         tenants: Tenants = None,
+        caller: Caller | None = None,
     ) -> IndexStats:
         """Incrementally index ``path``; ``paths`` (project-relative files or folders)
         restricts the change/deletion check to those, leaving every other file alone.
 
-        A new project is created in ``tenant``; an existing one must be in ``tenants``.
+        ``caller`` (default: the local user in ``tenant``, limited to ``tenants``) must
+        be admitted by ``admit``; a new project is created in its tenant.
         """
-        root = resolve_root(path)
-        name = project or default_project_name(root)
-        self.check_access(name, tenants)
-        self.check_root(root, tenants)
-        project_obj = self._registry.ensure(name, root, tenant)
+        who = caller or LocalCaller(tenant, tenants)
+        root, name, owner = self.admit(path, project, who)
+        project_obj = self._registry.ensure(name, root, owner)
         handle = self._handle(project_obj)
         # Only this project's writer lock: searches (and other projects) keep running.
         try:

@@ -78,7 +78,13 @@ class EmbeddingError(CodeWeaverError):
 
 
 class OutOfScopeError(NotFoundError):
-    """The thing exists but belongs to another tenant; callers see it as not found."""
+    """The thing exists but belongs to another tenant; callers see it as not found.
+
+    ``reason`` says what was refused, for the audit record only (never the answer)."""
+
+    def __init__(self, message: str, reason: str = "outside the caller's tenants") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class AuthenticationError(CodeWeaverError):

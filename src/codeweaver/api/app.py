@@ -116,7 +116,7 @@ def create_app(
         if mode == "jwt":
             app.state.auth = await asyncio.to_thread(build_auth, settings)
             register_health_check(app, "auth_store", partial(_auth_store_health, app.state.auth))
-        jobs = JobManager(eng, workers=job_workers)
+        jobs = JobManager(eng, workers=job_workers, max_queued=settings.index.max_queued_jobs)
         jobs.start()
         app.state.engine = eng
         app.state.jobs = jobs
@@ -127,7 +127,9 @@ def create_app(
         try:
             with observing(app, eng, telemetry, obs.metrics_port, metrics_host):
                 if mount_mcp:
-                    mcp_app = streamable_http_app(eng, audit=app.state.audit, require_auth=True)
+                    mcp_app = streamable_http_app(
+                        eng, audit=app.state.audit, require_auth=True, jobs=jobs
+                    )
                     app.router.routes.append(Mount("/mcp", app=mcp_app))
                     async with mcp_app.router.lifespan_context(mcp_app):
                         yield

@@ -96,9 +96,11 @@ async def _on_codeweaver(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         log.error("request failed: %s", exc)
     if isinstance(exc, OutOfScopeError):  # answered as not found, audited as a denial
-        audit_denied(request, "404 outside the caller's tenants")
+        audit_denied(request, f"404 {exc.reason}")
     elif isinstance(exc, PathError):
         audit_denied(request, f"{status} path refused")
+    elif isinstance(exc, PermissionDeniedError | RateLimitedError):  # raised past the middleware
+        audit_denied(request, f"{status} {exc.message}")
     response = error_response(status, code, exc.message, request_id_of(request))
     if isinstance(exc, AuthenticationError):
         response.headers["WWW-Authenticate"] = 'Bearer realm="codeweaver"'

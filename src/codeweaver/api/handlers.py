@@ -8,7 +8,7 @@ from fastapi import Path as PathParam
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 
-from codeweaver.api import files, health
+from codeweaver.api import health
 from codeweaver.api.access import audit_access, principal_of, tenants_of
 from codeweaver.api.schemas import IndexBody, SearchBody, StructuralBody
 from codeweaver.config import Settings
@@ -112,14 +112,8 @@ def cache_stats(request: Request) -> dict[str, Any]:
 
 
 def structural_search(request: Request, body: StructuralBody) -> dict[str, Any]:
-    found = files.structural_search(
-        _engine(request),
-        body.project,
-        body.pattern,
-        body.language,
-        body.limit,
-        tenants=tenants_of(request),
-    )
+    files = _engine(request).project_files(body.project, tenants=tenants_of(request))
+    found = files.structural(body.pattern, body.language, body.limit)
     audit_access(request, found["project"], "structural_search", results=len(found["matches"]))
     return found
 
@@ -127,9 +121,7 @@ def structural_search(request: Request, body: StructuralBody) -> dict[str, Any]:
 # ------------------------------------------------------------------- index
 def start_index(request: Request, body: IndexBody) -> dict[str, Any]:
     caller = principal_of(request)
-    job = _jobs(request).submit(
-        body.path, body.project, full=body.full, tenant=caller.tenant, tenants=caller.tenants
-    )
+    job = _jobs(request).submit(body.path, body.project, full=body.full, caller=caller)
     audit_access(request, job.project, "index", job_id=job.id)
     return {"job_id": job.id, "project": job.project, "state": job.state}
 
@@ -164,8 +156,7 @@ def project_file(
     start_line: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
     end_line: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
 ) -> dict[str, Any]:
-    found = files.read_slice(
-        _engine(request), name, path, start_line, end_line, tenants=tenants_of(request)
-    )
+    files = _engine(request).project_files(name, tenants=tenants_of(request))
+    found = files.read(path, start_line, end_line)
     audit_access(request, name, "read_file", path=found["path"])
     return found

@@ -4,21 +4,25 @@ Inside a git work tree git itself answers (tracked + untracked-not-ignored files
 ``.gitignore`` at any depth, negations, ``.git/info/exclude`` and the global excludes
 all behave exactly as ``git status`` shows them. Outside git, ``.gitignore`` files are
 applied with gitignore semantics (nested files, negation) by ``pathspec``. On top of
-either, the configured ``exclude`` patterns apply. Symlinks that leave the root and
-files over the size limit are skipped with a reason.
+either, the configured ``exclude`` patterns apply. Every candidate is resolved (symlinks
+anywhere along its path included): one that resolves outside the root, or into a
+protected location (the data home, secret files), is skipped with a reason, as are files
+over the size limit. git runs hardened (see ``codeweaver.index.git``): a repository's
+config never makes it run a command.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pathspec
 
 from codeweaver.errors import PathError
+from codeweaver.index.confined import read_inside
+from codeweaver.index.git import run_git
 
 __all__ = ["Discovered", "DiscoveredFile", "collect", "discover", "git_commit", "resolve_root"]
 
@@ -31,6 +35,11 @@ class DiscoveredFile:
     abs_path: Path
     size: int
     mtime_ns: int
+    root: Path  # the resolved project root: the file is read only from inside it
+
+    def read_bytes(self, max_bytes: int | None = None) -> bytes:
+        """The file's bytes, read without leaving the root (see ``confined``)."""
+        return read_inside(self.root, self.path, max_bytes)
 
 
 @dataclass(slots=True)
@@ -53,19 +62,7 @@ def resolve_root(path: str | Path) -> Path:
 
 
 def _git(root: Path, *args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args],
-            cwd=root,
-            capture_output=True,
-            check=False,
-            timeout=120,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if out.returncode != 0:
-        return None
-    return out.stdout.decode("utf-8", "surrogateescape")
+    return run_git(root, args)
 
 
 def git_commit(root: Path) -> str | None:
@@ -129,19 +126,19 @@ def _walk_paths(root: Path) -> list[str]:
     return sorted(paths)
 
 
-def _inside(root: Path, path: Path) -> bool:
-    try:
-        path.resolve().relative_to(root)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def _classify(root: Path, rel: str, max_bytes: int) -> tuple[DiscoveredFile | None, str | None]:
+def _classify(
+    root: Path, real_root: Path, rel: str, max_bytes: int, protected: Sequence[Path]
+) -> tuple[DiscoveredFile | None, str | None]:
     abs_path = root / rel
     try:
-        if abs_path.is_symlink() and not _inside(root, abs_path):
-            return None, "symlink leaves the project root"
+        real = abs_path.resolve()
+    except (OSError, RuntimeError) as exc:
+        return None, f"cannot resolve: {exc}"
+    if real != real_root and real_root not in real.parents:
+        return None, "a symlink on its path leaves the project root"
+    if any(real == guard or guard in real.parents for guard in protected):
+        return None, "inside CodeWeaver's data or secret location (never indexed)"
+    try:
         st = abs_path.stat()
     except OSError as exc:
         return None, f"cannot stat: {exc.strerror or exc}"
@@ -149,7 +146,7 @@ def _classify(root: Path, rel: str, max_bytes: int) -> tuple[DiscoveredFile | No
         return None, None  # submodule folders, sockets … are not files to index
     if st.st_size > max_bytes:
         return None, f"larger than {max_bytes} bytes ({st.st_size})"
-    return DiscoveredFile(rel, abs_path, st.st_size, st.st_mtime_ns), None
+    return DiscoveredFile(rel, abs_path, st.st_size, st.st_mtime_ns, real_root), None
 
 
 def _filtered(paths: Iterable[str], excludes: list[str]) -> Iterator[str]:
@@ -165,18 +162,28 @@ def discover(
     max_bytes: int = 1_048_576,
     exclude: list[str] | None = None,
     use_git: bool = True,
+    protected: Sequence[Path] = (),
 ) -> Discovered:
-    """List the indexable files under ``root`` (already resolved by ``resolve_root``)."""
+    """List the indexable files under ``root`` (already resolved by ``resolve_root``),
+    never one inside ``protected`` (resolved paths)."""
     git_paths = _git_paths(root) if use_git else None
     candidates = git_paths if git_paths is not None else _walk_paths(root)
-    return collect(root, _filtered(candidates, exclude or []), max_bytes, git_paths is not None)
+    kept = _filtered(candidates, exclude or [])
+    return collect(root, kept, max_bytes, git_paths is not None, protected)
 
 
-def collect(root: Path, rels: Iterable[str], max_bytes: int, via_git: bool) -> Discovered:
+def collect(
+    root: Path,
+    rels: Iterable[str],
+    max_bytes: int,
+    via_git: bool,
+    protected: Sequence[Path] = (),
+) -> Discovered:
     """Classify candidate paths into files to index and skipped files with reasons."""
     result = Discovered(via_git=via_git)
+    real_root = root.resolve()
     for rel in rels:
-        found, reason = _classify(root, rel, max_bytes)
+        found, reason = _classify(root, real_root, rel, max_bytes, protected)
         if found is not None:
             result.files.append(found)
         elif reason is not None:

@@ -11,7 +11,6 @@ the nested ``.gitignore`` files along each path are applied.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from codeweaver.index.discovery import (
     _read_ignore,
     collect,
 )
+from codeweaver.index.git import run_git
 
 __all__ = ["discover_paths", "ignored_paths", "is_vcs_path"]
 
@@ -43,15 +43,8 @@ def _in_git(root: Path) -> bool:
 
 
 def _run_git(root: Path, args: Sequence[str], stdin: bytes | None = None) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=root, input=stdin, capture_output=True, check=False, timeout=120
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if out.returncode not in (0, 1):  # check-ignore exits 1 when nothing is ignored
-        return None
-    return out.stdout.decode("utf-8", "surrogateescape")
+    # check-ignore exits 1 when nothing is ignored
+    return run_git(root, args, stdin=stdin, ok_codes=(0, 1))
 
 
 class _IgnoreFiles:
@@ -150,11 +143,13 @@ def discover_paths(
     max_bytes: int = 1_048_576,
     exclude: Sequence[str] = (),
     use_git: bool = True,
+    protected: Sequence[Path] = (),
 ) -> Discovered:
-    """The indexable files at or under ``rels``; paths that no longer exist yield nothing."""
+    """The indexable files at or under ``rels``; paths that no longer exist yield nothing,
+    nor do files inside ``protected`` (resolved paths)."""
     wanted = [r for r in dict.fromkeys(rels) if r and not is_vcs_path(r)]
     listed = _git_listed(root, wanted) if use_git and _in_git(root) else None
     candidates = listed if listed is not None else _walked(root, wanted)
     dropped = _excluded(root, candidates, exclude)
     kept = (rel for rel in candidates if rel not in dropped)
-    return collect(root, kept, max_bytes, listed is not None)
+    return collect(root, kept, max_bytes, listed is not None, protected)

@@ -21,6 +21,7 @@ from typing import Any
 from codeweaver.core.chunking import ChunkOptions, chunk_file
 from codeweaver.errors import EmbeddingError, InputError
 from codeweaver.index.background import ahead
+from codeweaver.index.confined import Escape
 from codeweaver.index.discovery import Discovered, DiscoveredFile, discover, git_commit
 from codeweaver.index.manifest import FileRecord, Manifest
 from codeweaver.index.partial import discover_paths
@@ -89,6 +90,8 @@ class IndexOptions:
     # finished files stay recorded, so a later run resumes where this one stopped.
     embed_wait_seconds: float = 0.0
     sleep: Callable[[float], None] = time.sleep
+    # resolved locations discovery never picks files from (the data home, secret files)
+    protected: tuple[Path, ...] = ()
 
 
 @dataclass(slots=True, eq=False)
@@ -161,7 +164,11 @@ class Indexer:
         started = time.perf_counter()
         full = self._prepare(full)
         scope = None if paths is None or full else {p.strip("/") for p in paths} - {"", "."}
-        kw: dict[str, Any] = {"max_bytes": self._opts.max_file_bytes, "use_git": self._opts.use_git}
+        kw: dict[str, Any] = {
+            "max_bytes": self._opts.max_file_bytes,
+            "use_git": self._opts.use_git,
+            "protected": self._opts.protected,
+        }
         if scope is None:
             found = discover(root, exclude=list(self._opts.exclude), **kw)
         else:
@@ -240,7 +247,7 @@ class Indexer:
             if rec is not None and rec.size == item.size and rec.mtime_ns == item.mtime_ns:
                 unchanged += 1
                 continue
-            sha = _sha256(item.abs_path)
+            sha = _sha256(item, self._opts.max_file_bytes)
             if rec is not None and sha is not None and rec.sha256 == sha:
                 unchanged += 1  # touched, same content: remember the new mtime only
                 touched.append(FileRecord(rec.path, sha, item.size, item.mtime_ns, rec.chunks))
@@ -254,7 +261,7 @@ class Indexer:
 
     def _read_file(self, work: _FileWork) -> _Prepared:
         """Read, chunk and BM25-encode one file (runs in the reader thread: no store I/O)."""
-        text, problem = _read_text(work.file.abs_path)
+        text, problem = _read_text(work.file, self._opts.max_file_bytes)
         if text is None:
             return _Prepared(work, [], problem, readable=False)
         try:
@@ -437,17 +444,22 @@ def _signature(options: ChunkOptions) -> str:
     return hashlib.sha256(f"{CHUNKER_VERSION}:{options!r}".encode()).hexdigest()[:16]
 
 
-def _sha256(path: Path) -> str | None:
+def _sha256(file: DiscoveredFile, max_bytes: int) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+        return hashlib.sha256(file.read_bytes(max_bytes)).hexdigest()
+    except (OSError, ValueError):
         return None
 
 
-def _read_text(path: Path) -> tuple[str | None, str | None]:
-    """The file's text, or ``(None, reason)``; binaries give ``(None, None)`` (skipped)."""
+def _read_text(file: DiscoveredFile, max_bytes: int) -> tuple[str | None, str | None]:
+    """The file's text, or ``(None, reason)``; binaries give ``(None, None)`` (skipped).
+    The file is read only from inside the project root, and only up to ``max_bytes``."""
     try:
-        data = path.read_bytes()
+        data = file.read_bytes(max_bytes)
+    except Escape as exc:
+        return None, str(exc)
+    except ValueError as exc:
+        return None, str(exc)
     except OSError as exc:
         return None, f"cannot read: {exc.strerror or exc}"
     if b"\0" in data[:_BINARY_SNIFF]:

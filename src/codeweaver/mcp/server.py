@@ -22,9 +22,15 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 
 from codeweaver.engine import Engine
-from codeweaver.errors import CodeWeaverError, OutOfScopeError, PathError
+from codeweaver.errors import (
+    CodeWeaverError,
+    OutOfScopeError,
+    PathError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
 from codeweaver.mcp.caller import Call, audit_denied, bind
-from codeweaver.mcp.tools import TOOLS, CodeTools
+from codeweaver.mcp.tools import TOOLS, CodeTools, IndexRunner
 from codeweaver.ops.auth import LOCAL, AuditLog, Principal
 
 __all__ = ["INSTRUCTIONS", "build_mcp_server", "streamable_http_app", "tool_names"]
@@ -52,9 +58,11 @@ def _guard(name: str, fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[s
             return fn(*args, **kwargs)
         except CodeWeaverError as exc:
             if isinstance(exc, OutOfScopeError):
-                audit_denied("404 outside the caller's tenants")
+                audit_denied(f"404 {exc.reason}")
             elif isinstance(exc, PathError):
                 audit_denied("path refused")
+            elif isinstance(exc, PermissionDeniedError | RateLimitedError):
+                audit_denied(exc.message)
             raise ToolError(str(exc)) from None
         except Exception as exc:  # never hand a traceback to the client
             log.debug("tool %s failed", name, exc_info=True)
@@ -130,8 +138,10 @@ def build_mcp_server(
     name: str = "codeweaver",
     audit: AuditLog | None = None,
     require_auth: bool = False,
+    jobs: IndexRunner | None = None,
 ) -> MCPServer[Any]:
-    """An MCPServer exposing every tool of ``TOOLS`` over ``engine``.
+    """An MCPServer exposing every tool of ``TOOLS`` over ``engine``; ``index_codebase``
+    runs through ``jobs`` (the HTTP server's job queue) when given.
 
     Over HTTP each call runs as the principal the auth middleware put on the request;
     with ``require_auth`` a request without one is refused. Without an HTTP request
@@ -144,7 +154,7 @@ def build_mcp_server(
     )
     server.audit = audit
     server.require_auth = require_auth
-    tools = CodeTools(engine)
+    tools = CodeTools(engine, jobs)
     for spec in TOOLS:
         server.add_tool(
             _guard(spec.name, getattr(tools, spec.name)),
@@ -167,6 +177,7 @@ def streamable_http_app(
     stateless: bool = False,
     audit: AuditLog | None = None,
     require_auth: bool = False,
+    jobs: IndexRunner | None = None,
 ) -> Starlette:
     """The streamable-HTTP MCP endpoint as an ASGI app that answers at its root path.
 
@@ -186,7 +197,7 @@ def streamable_http_app(
         allowed_hosts=allowed_hosts or [],
         allowed_origins=[f"http://{h}" for h in allowed_hosts or []],
     )
-    server = build_mcp_server(engine, audit=audit, require_auth=require_auth)
+    server = build_mcp_server(engine, audit=audit, require_auth=require_auth, jobs=jobs)
     return server.streamable_http_app(
         streamable_http_path="/",
         stateless_http=stateless,

@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import Field
 
 from codeweaver.core.chunking import SUPPORTED_LANGUAGES, TREE_SITTER_LANGUAGES
 from codeweaver.engine import Engine
 from codeweaver.errors import InputError
+from codeweaver.index.files import STRUCTURAL_LANGUAGES
+from codeweaver.index.roots import Caller
 from codeweaver.mcp.caller import audit_access, current
-from codeweaver.mcp.files import STRUCTURAL_LANGUAGES, read_lines, structural_matches
 from codeweaver.ops.auth.rbac import CODE_READ, INDEX_READ, INDEX_WRITE, SEARCH_READ
 from codeweaver.search.service import SearchRequest
-from codeweaver.types import Hit
+from codeweaver.types import Hit, IndexStats
 
-__all__ = ["TOOLS", "CodeTools", "ToolSpec", "estimate_tokens", "trim_to_budget"]
+__all__ = ["TOOLS", "CodeTools", "IndexRunner", "ToolSpec", "estimate_tokens", "trim_to_budget"]
 
 ProjectArg = Annotated[
     str | None,
@@ -88,11 +88,21 @@ def trim_to_budget(hits: list[Hit], max_tokens: int | None) -> tuple[list[dict[s
     return kept, len(items) - len(kept)
 
 
-class CodeTools:
-    """The tool implementations; one method per entry of ``TOOLS``."""
+class IndexRunner(Protocol):
+    """Runs an index job to its end (the HTTP server's job queue)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def run(
+        self, path: str, project: str | None = None, *, caller: Caller, full: bool = False
+    ) -> IndexStats: ...
+
+
+class CodeTools:
+    """The tool implementations; one method per entry of ``TOOLS``. With ``jobs``,
+    indexing goes through that queue (its per-tenant cap and worker pool)."""
+
+    def __init__(self, engine: Engine, jobs: IndexRunner | None = None) -> None:
         self._engine = engine
+        self._jobs = jobs
 
     def search_code(
         self,
@@ -142,12 +152,8 @@ class CodeTools:
             int | None, Field(description="Last line, inclusive (default: end of file).")
         ] = None,
     ) -> dict[str, Any]:
-        found = read_lines(
-            self._engine.resolve_project(project, tenants=current().tenants),
-            path,
-            start_line,
-            end_line,
-        )
+        files = self._engine.project_files(project, current().tenants, use_cwd=True)
+        found = files.read(path, start_line, end_line)
         audit_access("get_code", found["project"], path=found["path"])
         return found
 
@@ -162,23 +168,25 @@ class CodeTools:
         ],
         project: ProjectArg = None,
     ) -> dict[str, Any]:
-        found = structural_matches(
-            self._engine.resolve_project(project, tenants=current().tenants), pattern, language
-        )
+        files = self._engine.project_files(project, current().tenants, use_cwd=True)
+        found = files.structural(pattern, language)
         audit_access("structural_search", found["project"], results=len(found["matches"]))
         return found
 
     def index_codebase(
         self,
-        path: Annotated[str, Field(description="Absolute path of the folder to index.")],
+        path: Annotated[
+            str, Field(description="Absolute path of the folder to index, on the server.")
+        ],
         project: Annotated[
             str | None, Field(description="Name for the project (default: the folder name).")
         ] = None,
     ) -> dict[str, Any]:
         caller = current()
-        stats = self._engine.index(
-            Path(path).expanduser(), project, tenant=caller.tenant, tenants=caller.tenants
-        )
+        if self._jobs is not None:
+            stats = self._jobs.run(path, project, caller=caller)
+        else:
+            stats = self._engine.index(path, project, caller=caller)
         audit_access("index_codebase", stats.project)
         return stats.as_dict()
 

@@ -1,9 +1,11 @@
 """Background index jobs: a small thread pool, one writer per project.
 
 A job for a project that is already being indexed waits in the queue until the
-running one finishes. Stopping refuses new jobs, asks running jobs to stop at their
-next progress report (the indexer is crash-safe, so an interrupted run resumes
-cleanly next time) and joins the workers with a timeout.
+running one finishes. Each job's folder is admitted by the engine's root policy when
+it is submitted and again when it runs; each tenant may have at most ``max_queued``
+jobs waiting (more are refused with ``RateLimitedError``). Stopping refuses new jobs,
+asks running jobs to stop at their next progress report (the indexer is crash-safe, so
+an interrupted run resumes cleanly next time) and joins the workers with a timeout.
 """
 
 from __future__ import annotations
@@ -17,21 +19,25 @@ from pathlib import Path
 from typing import Any, Literal
 
 from codeweaver.engine import Engine, Tenants, visible
-from codeweaver.errors import CodeWeaverError, InputError, NotFoundError, OutOfScopeError
-from codeweaver.index.discovery import resolve_root
-from codeweaver.index.pipeline import Progress
-from codeweaver.index.projects import (
-    DEFAULT_TENANT,
-    Project,
-    default_project_name,
-    validate_project_name,
+from codeweaver.errors import (
+    CodeWeaverError,
+    IndexingError,
+    InputError,
+    NotFoundError,
+    OutOfScopeError,
+    RateLimitedError,
 )
+from codeweaver.index.pipeline import Progress
+from codeweaver.index.projects import DEFAULT_TENANT, Project
+from codeweaver.index.roots import Caller, LocalCaller
+from codeweaver.types import IndexStats
 
 __all__ = ["Job", "JobManager", "JobState"]
 
 JobState = Literal["queued", "running", "succeeded", "failed"]
 log = logging.getLogger("codeweaver.jobs")
 _MAX_FINISHED = 1000
+QUEUE_RETRY_AFTER = 10.0  # seconds a caller refused for a full queue is told to wait
 
 
 class _Stopping(Exception):
@@ -54,6 +60,9 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     stats: dict[str, Any] | None = None
+    caller: Caller = field(default_factory=LocalCaller)
+    result: IndexStats | None = None
+    failure: CodeWeaverError | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,9 +84,10 @@ class Job:
 
 
 class JobManager:
-    def __init__(self, engine: Engine, workers: int = 2) -> None:
+    def __init__(self, engine: Engine, workers: int = 2, max_queued: int = 8) -> None:
         self._engine = engine
         self._workers = max(1, workers)
+        self._max_queued = max(1, max_queued)
         self._jobs: dict[str, Job] = {}
         self._queue: list[Job] = []
         self._busy: set[str] = set()
@@ -118,24 +128,47 @@ class JobManager:
         full: bool = False,
         tenant: str = DEFAULT_TENANT,
         tenants: Tenants = None,
+        caller: Caller | None = None,
     ) -> Job:
-        """Queue a job; a new project goes to ``tenant``, an existing one must be in ``tenants``."""
+        """Queue a job for ``caller`` (default: the local user in ``tenant``, limited to
+        ``tenants``); the engine admits the folder and the project name first."""
+        who = caller or LocalCaller(tenant, tenants)
         try:
-            root = resolve_root(path)
+            root, name, owner = self._engine.admit(path, project, who)
         except (ValueError, OSError) as exc:  # NUL bytes, over-long names …
             raise InputError(f"invalid path {path!r}: {exc}") from exc
-        name = validate_project_name(project) if project else default_project_name(root)
-        owner = self._engine.check_access(name, tenants) or tenant
-        self._engine.check_root(root, tenants)
         job = Job(id=uuid.uuid4().hex, project=name, root=root, full=full, tenant=owner)
+        job.caller = who
         with self._cond:
             if self._stopping:
                 raise InputError("the server is shutting down; not accepting index jobs")
+            waiting = sum(1 for j in self._queue if j.tenant == owner)
+            if waiting >= self._max_queued:
+                raise RateLimitedError(
+                    f"tenant {owner!r} already has {waiting} index jobs waiting "
+                    f"(index.max_queued_jobs); retry when they have started",
+                    retry_after=QUEUE_RETRY_AFTER,
+                )
             self._jobs[job.id] = job
             self._queue.append(job)
             self._prune()
             self._cond.notify_all()
         return job
+
+    def run(
+        self, path: str, project: str | None = None, *, caller: Caller, full: bool = False
+    ) -> IndexStats:
+        """Submit a job and wait for it: its stats, or the error that failed it."""
+        job = self.submit(path, project, full=full, caller=caller)
+        with self._cond:
+            while job.state not in ("succeeded", "failed"):
+                self._cond.wait()
+        if job.result is not None:
+            return job.result
+        if job.failure is not None:
+            raise job.failure
+        reason = job.errors[-1]["reason"] if job.errors else "index job failed"
+        raise IndexingError(reason)
 
     def get(self, job_id: str, tenants: Tenants = None) -> dict[str, Any]:
         with self._cond:
@@ -187,17 +220,18 @@ class JobManager:
                 job.project,
                 full=job.full,
                 on_progress=progress,
-                tenant=job.tenant,
-                tenants=(job.tenant,),
+                caller=job.caller,
             )
         except _Stopping:
             self._finish(job, "failed", "interrupted by server shutdown; re-run to resume")
         except CodeWeaverError as exc:
+            job.failure = exc
             self._finish(job, "failed", str(exc))
         except Exception as exc:  # a job must never take its worker down
             log.exception("index job %s failed", job.id)
             self._finish(job, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
         else:
+            job.result = stats
             job.files_done = job.files_total = stats.files_total
             job.chunks = stats.chunks_total
             job.errors = [{"path": p, "reason": r} for p, r in stats.failures]
