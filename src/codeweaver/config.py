@@ -32,6 +32,7 @@ __all__ = [
     "IndexSettings",
     "ObservabilitySettings",
     "OperationsSettings",
+    "OwnerSettings",
     "QdrantSettings",
     "RedisSettings",
     "SearchSettings",
@@ -399,6 +400,27 @@ class BackupSettings(_Section):
     )
 
 
+class OwnerSettings(_Section):
+    autostart: bool = Field(
+        False,
+        description="When no owner runs, commands start a background owner and ask it "
+        "(true) instead of opening the store for their own run (false). 'codeweaver mcp' "
+        "always starts one.",
+    )
+    idle_timeout_seconds: float = Field(
+        300.0,
+        gt=0,
+        le=86_400,
+        description="A background owner exits after this long with no client connected.",
+    )
+    start_timeout_seconds: float = Field(
+        60.0,
+        ge=1,
+        le=3600,
+        description="How long a command waits for an owner to start or to hand over.",
+    )
+
+
 class Settings(BaseSettings):
     """All of CodeWeaver's settings."""
 
@@ -428,6 +450,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)  # type: ignore[arg-type]
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)  # type: ignore[arg-type]
     backup: BackupSettings = Field(default_factory=BackupSettings)  # type: ignore[arg-type]
+    owner: OwnerSettings = Field(default_factory=OwnerSettings)  # type: ignore[arg-type]
 
     @field_validator("home", mode="after")
     @classmethod

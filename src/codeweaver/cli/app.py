@@ -14,6 +14,7 @@ import typer
 from codeweaver.cli import (
     backup_cmd,
     cache_cmd,
+    daemon_cmd,
     doctor_cmd,
     keys_cmd,
     logs_cmd,
@@ -27,9 +28,9 @@ from codeweaver.cli import (
 )
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
-from codeweaver.cli.state import close_engine, engine_from, settings_from
+from codeweaver.cli.state import close_engine
+from codeweaver.cli.target import target_from
 from codeweaver.errors import InputError
-from codeweaver.search.service import SearchRequest
 
 __all__ = ["app", "main"]
 
@@ -53,6 +54,7 @@ support_cmd.register(app)
 cache_cmd.register(app)
 users_cmd.register(app)
 keys_cmd.register(app)
+daemon_cmd.register(app)
 
 ProjectOpt = Annotated[
     str | None, typer.Option("--project", "-p", help="Project name (default: see docs).")
@@ -70,14 +72,15 @@ def index(
     config: ConfigOpt = None,
 ) -> None:
     """Index (or incrementally re-index) a codebase."""
-    engine = engine_from(settings_from(config))
+    target = target_from(config)
+    body = {"path": path, "project": project, "full": full}
     with render.index_progress(enabled=not json_out) as on_progress:
-        stats = engine.index(path, project, full=full, on_progress=on_progress)
+        stats = target.index(body, on_progress)
     if json_out:
-        render.print_json(render.stats_dict(stats))
+        render.print_json(stats)
     else:
         render.index_summary(stats)
-    if stats.files_total == 0:
+    if stats["files_total"] == 0:
         render.error(f"nothing to index under {path}: every file is ignored, skipped or absent")
         raise typer.Exit(1)
 
@@ -102,15 +105,17 @@ def search(
     """Search a project in natural language or by identifier."""
     if (query is None) == (batch is None):
         raise InputError("give either a QUERY or --batch FILE")
-    engine = engine_from(settings_from(config))
     queries = [query] if query is not None else _read_batch(batch)
+    target = target_from(config)
     for text in queries:
-        request = SearchRequest(text, limit=limit, language=language, path=path, kind=kind)
-        result = engine.search(request, project)
+        body = {"query": text, "project": project, "limit": limit}
+        body |= {"language": language, "path": path, "kind": kind}
+        answer = target.search(body)
         if json_out:
-            render.print_json(render.result_dict(result))
+            keep = ("results", "took_ms", "degraded")
+            render.print_json({k: answer[k] for k in keep if k in answer})
         else:
-            render.search_results(result)
+            render.search_results(answer)
 
 
 def _read_batch(path: Path | None) -> list[str]:
@@ -129,7 +134,7 @@ def _read_batch(path: Path | None) -> list[str]:
 @guarded
 def status(project: ProjectOpt = None, json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Show a project's files, chunks, failures, last run and commit."""
-    info = engine_from(settings_from(config)).status(project)
+    info = target_from(config).status(project)
     if json_out:
         render.print_json(info)
     else:
@@ -154,7 +159,7 @@ def projects_list(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
 
 
 def _list_projects(json_out: bool, config: Path | None) -> None:
-    items = engine_from(settings_from(config)).list_projects()
+    items = target_from(config).projects()
     if json_out:
         render.print_json({"projects": items})
     else:
@@ -168,7 +173,7 @@ def projects_remove(
     config: ConfigOpt = None,
 ) -> None:
     """Delete a project's index (the source folder is untouched)."""
-    engine_from(settings_from(config)).remove_project(name)
+    target_from(config).remove(name)
     render.info(f"removed project {name}")
 
 

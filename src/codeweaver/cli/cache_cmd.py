@@ -9,7 +9,7 @@ import typer
 from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
-from codeweaver.cli.state import engine_from, settings_from
+from codeweaver.cli.target import target_from
 
 __all__ = ["register"]
 
@@ -56,10 +56,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Re-run the most popular searches and pre-embed the common phrases."""
-        engine = engine_from(settings_from(config))
-        if project is not None:
-            engine.resolve_project(project)
-        done = engine.warm_cache(project, top)
+        done = target_from(config).cache_warm(project, top)
         if json_out:
             render.print_json(done)
         else:
@@ -76,7 +73,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Hit/miss counts, the shared cache's state and the most popular searches."""
-        report = engine_from(settings_from(config)).cache_report(top)
+        report = target_from(config).cache_report(top)
         if json_out:
             render.print_json(report)
         else:
@@ -89,7 +86,7 @@ def register(app: typer.Typer) -> None:
         project: ProjectOpt = None, json_out: JsonOpt = False, config: ConfigOpt = None
     ) -> None:
         """Drop cached search results (of one project, or all) and, for all, embeddings."""
-        removed = engine_from(settings_from(config)).clear_cache(project)
+        removed = target_from(config).cache_clear(project)["removed"]
         if json_out:
             render.print_json({"removed": removed})
         else:

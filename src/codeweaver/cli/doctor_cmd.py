@@ -11,9 +11,11 @@ from rich.markup import escape
 from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
-from codeweaver.cli.state import engine_from, settings_from
+from codeweaver.cli.state import settings_from
+from codeweaver.cli.target import Remote, target_from
+from codeweaver.config import Settings
 from codeweaver.errors import InputError
-from codeweaver.ops.checks import Check, exit_code, worst
+from codeweaver.ops.checks import Check, Status, exit_code, worst
 from codeweaver.ops.doctor import RemoteTarget, remote_checks
 from codeweaver.ops.doctor_local import local_checks
 from codeweaver.ops.http import validate_url
@@ -30,6 +32,22 @@ def show_checks(checks: list[Check]) -> None:
             f"[{_STYLE[c.status]}]{c.status}[/] {escape(c.name.ljust(width))}  {escape(c.detail)}"
         )
     render.out.print(f"overall: [{_STYLE[worst(checks)]}]{worst(checks)}[/]")
+
+
+def _local_checks(settings: Settings, config: Path | None) -> list[Check]:
+    """This machine's checks, run by the data directory's owner when one runs (it
+    holds the stores), else here."""
+    target = target_from(config)
+    if isinstance(target, Remote):
+        return [Check(c["name"], _status(c["status"]), c["detail"]) for c in target.doctor()]
+    return local_checks(settings.home, settings.operations, lambda: target.engine)
+
+
+def _status(value: str) -> Status:
+    for status in ("PASS", "WARN", "FAIL", "SKIP"):
+        if value == status:
+            return status
+    return "FAIL"
 
 
 def register(app: typer.Typer) -> None:
@@ -74,7 +92,7 @@ def register(app: typer.Typer) -> None:
         else:
             if prometheus_url or token:
                 raise InputError("--prometheus-url and --token need --url (a server to check)")
-            checks = local_checks(settings.home, limits, lambda: engine_from(settings))
+            checks = _local_checks(settings, config)
         if json_out:
             render.print_json({"status": worst(checks), "checks": [c.as_dict() for c in checks]})
         else:

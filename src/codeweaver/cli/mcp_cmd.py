@@ -1,4 +1,8 @@
-"""``codeweaver mcp``: serve the MCP tools over stdio for an AI agent."""
+"""``codeweaver mcp``: the MCP tools over stdio for an AI agent, answered by the owner.
+
+Any number of these may run at once (editor windows, agents, a terminal): each is a
+client of the data directory's owner, started in the background when none runs.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import typer
 
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
-from codeweaver.cli.state import engine_from, settings_from
+from codeweaver.cli.state import settings_from
 
 __all__ = ["register"]
 
@@ -20,9 +24,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Serve the MCP tools over stdio (for Claude Code, Cursor and other MCP clients)."""
-        from codeweaver.mcp import build_mcp_server
-        from codeweaver.ops.auth.setup import build_audit
+        from codeweaver.owner.mcp_proxy import run_proxy
 
         settings = settings_from(config)
-        engine = engine_from(settings)
-        build_mcp_server(engine, audit=build_audit(settings)).run(transport="stdio")
+        run_proxy(settings.home, config, settings.owner.start_timeout_seconds)

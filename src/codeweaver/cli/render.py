@@ -8,24 +8,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-
-from codeweaver.index.pipeline import Progress as IndexProgress
-from codeweaver.search.service import SearchResult
-from codeweaver.types import IndexStats
 
 __all__ = [
     "error",
@@ -34,9 +20,7 @@ __all__ = [
     "info",
     "print_json",
     "projects",
-    "result_dict",
     "search_results",
-    "stats_dict",
     "status",
 ]
 
@@ -57,11 +41,30 @@ def info(message: str) -> None:
     out.print(escape(message))
 
 
+class IndexProgress(Protocol):
+    @property
+    def files_done(self) -> int: ...
+    @property
+    def files_total(self) -> int: ...
+    @property
+    def chunks_done(self) -> int: ...
+
+
 @contextmanager
 def index_progress(enabled: bool) -> Iterator[Callable[[IndexProgress], None]]:
     if not enabled or not err.is_terminal:
         yield lambda _p: None
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     columns = (
         TextColumn("[bold]indexing"),
         BarColumn(),
@@ -89,50 +92,39 @@ def index_progress(enabled: bool) -> Iterator[Callable[[IndexProgress], None]]:
         yield update
 
 
-def stats_dict(stats: IndexStats) -> dict[str, Any]:
-    return stats.as_dict()
-
-
-def index_summary(stats: IndexStats) -> None:
-    rate = stats.chunks_added / stats.seconds if stats.seconds > 0 else 0.0
+def index_summary(stats: dict[str, Any]) -> None:
+    """An indexing run in the shape of ``IndexStats.as_dict``."""
+    s = stats
+    rate = s["chunks_added"] / s["seconds"] if s["seconds"] > 0 else 0.0
     out.print(
-        f"[bold]{escape(stats.project)}[/]: {stats.files_total} files "
-        f"({stats.files_indexed} indexed, {stats.files_unchanged} unchanged, "
-        f"{stats.files_deleted} removed), {stats.chunks_added} chunks added "
-        f"({stats.chunks_total} total) in {stats.seconds:.1f}s ({rate:.0f} chunks/s)"
+        f"[bold]{escape(s['project'])}[/]: {s['files_total']} files "
+        f"({s['files_indexed']} indexed, {s['files_unchanged']} unchanged, "
+        f"{s['files_deleted']} removed), {s['chunks_added']} chunks added "
+        f"({s['chunks_total']} total) in {s['seconds']:.1f}s ({rate:.0f} chunks/s)"
     )
-    for path, reason in stats.failures:
-        err.print(f"[yellow]skipped[/] {escape(path)}: {escape(reason)}")
+    for item in s["failures"]:
+        err.print(f"[yellow]skipped[/] {escape(item['path'])}: {escape(item['reason'])}")
 
 
-def result_dict(result: SearchResult) -> dict[str, Any]:
-    """``degraded`` appears (true) only when the embedder failed and BM25 answered alone."""
-    body: dict[str, Any] = {
-        "results": [h.as_dict() for h in result.hits],
-        "took_ms": result.took_ms,
-    }
-    if result.degraded:
-        body["degraded"] = True
-    return body
-
-
-def search_results(result: SearchResult) -> None:
-    if result.degraded:
+def search_results(body: dict[str, Any]) -> None:
+    """A search answer in the shape of ``result_dict``."""
+    hits = body["results"]
+    if body.get("degraded"):
         err.print(
             "[yellow]degraded:[/] the embedding provider is unavailable; keyword matches only"
         )
-    if not result.hits:
+    if not hits:
         out.print("[dim]no results[/]")
-    for rank, hit in enumerate(result.hits, 1):
-        where = f"{hit.path}:{hit.start_line}-{hit.end_line}"
-        what = f"{hit.symbol} " if hit.symbol else ""
+    for rank, hit in enumerate(hits, 1):
+        where = f"{hit['path']}:{hit['start_line']}-{hit['end_line']}"
+        what = f"{hit['symbol']} " if hit["symbol"] else ""
         out.print(
             f"[bold]{rank:>2}. {escape(where)}[/]  [cyan]{escape(what)}[/]"
-            f"[dim]({hit.kind}, {hit.language}) {hit.score:.4f}[/]"
+            f"[dim]({hit['kind']}, {hit['language']}) {hit['score']:.4f}[/]"
         )
-        for line in hit.snippet.splitlines()[:3]:
+        for line in hit["snippet"].splitlines()[:3]:
             out.print(f"      [dim]{escape(line[:160])}[/]")
-    out.print(f"[dim]{len(result.hits)} results in {result.took_ms:.1f} ms[/]")
+    out.print(f"[dim]{len(hits)} results in {body['took_ms']:.1f} ms[/]")
 
 
 def _when(ts: float | None) -> str:
@@ -142,6 +134,8 @@ def _when(ts: float | None) -> str:
 
 
 def status(info_: dict[str, Any]) -> None:
+    from rich.table import Table
+
     table = Table(show_header=False, box=None)
     for key in ("project", "root", "files", "chunks", "points", "skipped", "state", "model"):
         table.add_row(key, escape(str(info_.get(key))))
@@ -157,6 +151,8 @@ def projects(items: list[dict[str, Any]]) -> None:
     if not items:
         out.print("[dim]no projects; run 'codeweaver index PATH'[/]")
         return
+    from rich.table import Table
+
     table = Table("project", "root", "files", "chunks", "last run")
     for it in items:
         table.add_row(

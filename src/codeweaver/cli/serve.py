@@ -1,4 +1,8 @@
-"""``codeweaver serve``: the HTTP API under uvicorn (SIGTERM/SIGINT shut down gracefully)."""
+"""``codeweaver serve``: the HTTP API under uvicorn (SIGTERM/SIGINT shut down gracefully).
+
+``serve`` owns its data directory: beside the TCP listener it serves the owner socket,
+so local commands and stdio MCP clients work while it runs (see ``codeweaver.owner``).
+"""
 
 from __future__ import annotations
 
@@ -50,12 +54,11 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Serve the HTTP API (search, index jobs, projects, health)."""
-        import uvicorn
-
         from codeweaver.api import create_app
         from codeweaver.index.discovery import resolve_root
         from codeweaver.ops.auth.setup import effective_mode
         from codeweaver.ops.logs import configure_logging
+        from codeweaver.owner.host import run_beside
 
         settings = settings_from(config)
         mode = effective_mode(settings, host)
@@ -68,8 +71,10 @@ def register(app: typer.Typer) -> None:
             auth_mode=mode,
         )
         with _sigterm_exits_cleanly():
-            uvicorn.run(
+            run_beside(  # the TCP API, and the owner socket for local clients
                 app,
+                settings,
+                "serve",
                 host=host,
                 port=port,
                 log_level=settings.log_level,

@@ -1,40 +1,90 @@
-"""``codeweaver watch PATH``: index once, then keep the index current until Ctrl-C/SIGTERM."""
+"""``codeweaver watch PATH``: index once, then keep the index current until Ctrl-C/SIGTERM.
+
+The watcher runs in the data directory's owner: when one runs (``serve``, a background
+owner) this command is its client; otherwise this process becomes the owner for as
+long as it watches, so searches, status and editors' MCP clients keep working beside
+it. Either way the command prints the same lines.
+"""
 
 from __future__ import annotations
 
 import signal
-import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
-from codeweaver.cli.state import engine_from, settings_from
-from codeweaver.workers.watch import WatchBatch, Watcher
+from codeweaver.cli.target import Remote
+from codeweaver.owner.client import connect
+from codeweaver.owner.locate import quick_home
 
 __all__ = ["batch_line", "register"]
 
 
-def batch_line(batch: WatchBatch) -> str:
+def batch_line(batch: dict[str, Any]) -> str:
     """One line per re-index: when, what changed, what it cost."""
-    s = batch.stats
-    what = "whole project re-checked" if batch.full else _changed(batch.paths)
-    failed = f", {len(s.failures)} failed" if s.failures else ""
+    s = batch["stats"]
+    paths = batch["paths"]
+    what = "whole project re-checked" if not paths else _changed(paths)
+    failed = f", {len(s['failures'])} failed" if s["failures"] else ""
     return (
-        f"{time.strftime('%H:%M:%S')} {what}: {s.files_indexed} indexed, "
-        f"{s.files_deleted} removed{failed}, {s.chunks_added} chunks added "
-        f"({s.chunks_total} total) in {batch.seconds:.2f}s"
+        f"{time.strftime('%H:%M:%S')} {what}: {s['files_indexed']} indexed, "
+        f"{s['files_deleted']} removed{failed}, {s['chunks_added']} chunks added "
+        f"({s['chunks_total']} total) in {batch['seconds']:.2f}s"
     )
 
 
-def _changed(paths: tuple[str, ...]) -> str:
+def _changed(paths: list[str]) -> str:
     if len(paths) == 1:
         return paths[0]
     return f"{len(paths)} paths ({paths[0]}, …)"
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _owner(config: Path | None) -> Iterator[Remote]:
+    """The running owner, else an owner in this process for the command's life."""
+    home = quick_home(config)
+    client = connect(home) if home is not None else None
+    if client is not None:
+        yield Remote(client)
+        return
+    from codeweaver.cli.state import settings_from
+    from codeweaver.owner.host import OwnerThread
+
+    settings = settings_from(config)
+    owner = OwnerThread(settings, "watch")
+    owner.start()
+    try:
+        started = connect(settings.home)
+        if started is None:
+            raise RuntimeError("the owner started in this process does not answer")
+        yield Remote(started)
+    finally:
+        owner.stop()
+
+
+def _follow(remote: Remote, body: dict[str, Any]) -> None:
+    for item in remote.watch(body):
+        if "watching" in item:
+            w = item["watching"]
+            render.info(f"watching {w['root']} (project {w['project']}); Ctrl-C stops")
+        elif "batch" in item:
+            batch = item["batch"]
+            s = batch["stats"]
+            if not batch["paths"] and not (s["files_indexed"] or s["files_deleted"]):
+                continue  # the catch-up pass found nothing new: stay quiet
+            render.info(batch_line(batch))
 
 
 def register(app: typer.Typer) -> None:
@@ -56,28 +106,16 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Index a folder, then re-index changed files as they are saved (Ctrl-C stops)."""
-        engine = engine_from(settings_from(config))
-        with render.index_progress(enabled=True) as on_progress:
-            stats = engine.index(path, project, on_progress=on_progress)
-        render.index_summary(stats)
-
-        def on_batch(batch: WatchBatch) -> None:
-            if batch.full and not (batch.stats.files_indexed or batch.stats.files_deleted):
-                return  # the catch-up pass found nothing new: stay quiet
-            render.info(batch_line(batch))
-
-        watcher = Watcher(engine, path, stats.project, debounce_ms=debounce_ms, on_batch=on_batch)
-        stop = threading.Event()
-
-        def request_stop(_signum: int, _frame: FrameType | None) -> None:
-            stop.set()
-
-        previous = {
-            sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
-        render.info(f"watching {watcher.root} (project {watcher.project}); Ctrl-C stops")
+        previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            watcher.run_forever(stop)
+            with _owner(config) as remote:
+                with render.index_progress(enabled=True) as on_progress:
+                    body = {"path": path, "project": project}
+                    stats = remote.index(body, on_progress)
+                render.index_summary(stats)
+                body = {"path": str(Path(path).absolute()), "project": stats["project"]}
+                with suppress(KeyboardInterrupt):
+                    _follow(remote, {**body, "debounce_ms": debounce_ms})
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
