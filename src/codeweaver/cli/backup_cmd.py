@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -10,8 +10,10 @@ from codeweaver.cli import render
 from codeweaver.cli.errors import EXIT_FAILURE, guarded
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import settings_from
-from codeweaver.container import build_backup_service
-from codeweaver.ops.backup.priority import run_in_background_priority
+
+if TYPE_CHECKING:
+    pass
+
 
 __all__ = ["register"]
 
@@ -89,6 +91,9 @@ def create(
     Runs at background CPU priority (only idle CPU time) and at a capped data rate, so a
     server on the same machine keeps answering at full speed.
     """
+    from codeweaver.container import build_backup_service
+    from codeweaver.ops.backup.priority import run_in_background_priority
+
     run_in_background_priority()
     service = build_backup_service(settings_from(config))
     out = service.create(
@@ -117,6 +122,8 @@ def create(
 @guarded
 def list_(dest: DestOpt = None, json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
     """List backups, newest first (incomplete ones too)."""
+    from codeweaver.container import build_backup_service
+
     rows = build_backup_service(settings_from(config)).list(dest)
     if json_out:
         render.print_json({"backups": rows})
@@ -142,6 +149,8 @@ def verify(
     config: ConfigOpt = None,
 ) -> None:
     """Download a backup and check every checksum and the manifest's completeness."""
+    from codeweaver.container import build_backup_service
+
     service = build_backup_service(settings_from(config))
     out = service.verify(backup_id, dest, max_mb_per_second=max_rate)
     _emit(out, json_out, f"backup {backup_id}: {'OK' if out['ok'] else 'FAILED'}")
@@ -162,6 +171,8 @@ def prune(
     config: ConfigOpt = None,
 ) -> None:
     """Delete old backups (never the newest verified one)."""
+    from codeweaver.container import build_backup_service
+
     out = build_backup_service(settings_from(config)).prune(
         dest, keep_days=keep_days, keep_last=keep_last
     )
@@ -179,6 +190,8 @@ def restore(
     config: ConfigOpt = None,
 ) -> None:
     """Verify a backup, restore it beside the live data and swap it in."""
+    from codeweaver.container import build_backup_service
+
     service = build_backup_service(settings_from(config))
     report = service.restore(
         backup_id,

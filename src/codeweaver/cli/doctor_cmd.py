@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -12,13 +12,12 @@ from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import settings_from
-from codeweaver.cli.target import Remote, target_from
-from codeweaver.config import Settings
 from codeweaver.errors import InputError
-from codeweaver.ops.checks import Check, Status, exit_code, worst
-from codeweaver.ops.doctor import RemoteTarget, remote_checks
-from codeweaver.ops.doctor_local import local_checks
-from codeweaver.ops.http import validate_url
+
+if TYPE_CHECKING:
+    from codeweaver.config import Settings
+    from codeweaver.ops.checks import Check, Status
+
 
 __all__ = ["register", "show_checks"]
 
@@ -26,6 +25,8 @@ _STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red", "SKIP": "dim"}
 
 
 def show_checks(checks: list[Check]) -> None:
+    from codeweaver.ops.checks import worst
+
     width = max(len(c.name) for c in checks)
     for c in checks:
         render.out.print(
@@ -37,6 +38,10 @@ def show_checks(checks: list[Check]) -> None:
 def _local_checks(settings: Settings, config: Path | None) -> list[Check]:
     """This machine's checks, run by the data directory's owner when one runs (it
     holds the stores), else here."""
+    from codeweaver.cli.target import Remote, target_from
+    from codeweaver.ops.checks import Check
+    from codeweaver.ops.doctor_local import local_checks
+
     target = target_from(config)
     if isinstance(target, Remote):
         return [Check(c["name"], _status(c["status"]), c["detail"]) for c in target.doctor()]
@@ -78,6 +83,10 @@ def register(app: typer.Typer) -> None:
 
         Exit code: 0 all passed, 1 something failed, 3 warnings only.
         """
+        from codeweaver.ops.checks import exit_code, worst
+        from codeweaver.ops.doctor import RemoteTarget, remote_checks
+        from codeweaver.ops.http import validate_url
+
         settings = settings_from(config)
         limits = settings.operations
         if url:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.users_cmd import JsonOpt, admin_session, when
+
+if TYPE_CHECKING:
+    pass
+
 
 __all__ = ["register"]
 
@@ -48,6 +51,8 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """List API keys (never the keys themselves)."""
+        from rich.table import Table
+
         with admin_session(config) as admin:
             items = [k.public() for k in admin.list_keys(user)]
         if json_out:

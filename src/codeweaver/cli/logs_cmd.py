@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 
@@ -17,7 +17,10 @@ from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import settings_from
 from codeweaver.errors import InputError
-from codeweaver.ops.logscan import analyze
+
+if TYPE_CHECKING:
+    pass
+
 
 __all__ = ["parse_since", "register"]
 
@@ -104,6 +107,8 @@ def analyze_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Count errors by type, slow requests and searches, auth failures, store errors."""
+    from codeweaver.ops.logscan import analyze
+
     settings = settings_from(config)
     cutoff = parse_since(since) if since else None
     stats = analyze(_lines(source), settings.operations, cutoff)

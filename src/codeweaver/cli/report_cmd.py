@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -13,11 +13,10 @@ from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import settings_from
 from codeweaver.errors import CodeWeaverError, InputError
-from codeweaver.ops import http
-from codeweaver.ops.metrics_view import MetricsView, PromView, ScrapeView, parse_range
-from codeweaver.ops.perf_report import build_report, render_markdown, render_text
-from codeweaver.ops.promapi import PrometheusClient
-from codeweaver.ops.promtext import parse
+
+if TYPE_CHECKING:
+    from codeweaver.ops.metrics_view import MetricsView
+
 
 __all__ = ["register"]
 
@@ -31,6 +30,11 @@ def _view(
     token: str | None,
     ca_file: Path | None,
 ) -> MetricsView:
+    from codeweaver.ops import http
+    from codeweaver.ops.metrics_view import PromView, ScrapeView, parse_range
+    from codeweaver.ops.promapi import PrometheusClient
+    from codeweaver.ops.promtext import parse
+
     if (prometheus_url is None) == (url is None):
         raise InputError("give either --prometheus-url URL or --url URL (the server's /metrics)")
     if prometheus_url is not None:
@@ -68,6 +72,8 @@ def performance(
     config: ConfigOpt = None,
 ) -> None:
     """p50/p95/p99 latency, search p95 and rate, errors by endpoint, cache, memory, CPU."""
+    from codeweaver.ops.perf_report import build_report, render_markdown, render_text
+
     settings = settings_from(config)
     report = build_report(_view(prometheus_url, url, window, token, ca_file), settings.operations)
     if fmt == "json":

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markdown import Markdown
 from rich.markup import escape
 
 from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import settings_from
-from codeweaver.config import Settings
-from codeweaver.container import build_engine
-from codeweaver.ops.kb import KB_PROJECT, KbHit, article, articles, kb_dir, rank_articles
-from codeweaver.ops.triage import triage
-from codeweaver.search.service import SearchRequest
+
+if TYPE_CHECKING:
+    from codeweaver.config import Settings
+    from codeweaver.ops.kb import KbHit
+
 
 __all__ = ["kb_search", "register"]
 
@@ -35,6 +34,8 @@ def triage_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Pick the support tier and response time for a problem."""
+    from codeweaver.ops.triage import triage
+
     settings = settings_from(config)
     result = triage(description, severity.lower(), settings.operations.escalation)
     if json_out:
@@ -47,6 +48,10 @@ def triage_cmd(
 
 def kb_search(settings: Settings, query: str, limit: int = 5) -> list[KbHit]:
     """Search the articles with the hybrid engine over a dedicated, incrementally kept index."""
+    from codeweaver.container import build_engine
+    from codeweaver.ops.kb import KB_PROJECT, kb_dir, rank_articles
+    from codeweaver.search.service import SearchRequest
+
     kb_settings = settings.model_copy(
         update={
             "home": settings.home / "kb",
@@ -73,6 +78,10 @@ def kb_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Runbook articles: list them, search them (kb QUERY) or read one (kb show ID)."""
+    from rich.markdown import Markdown
+
+    from codeweaver.ops.kb import article, articles
+
     words = words or []
     if len(words) == 2 and words[0] == "show":
         art = article(words[1])

@@ -8,19 +8,19 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import settings_from
 from codeweaver.errors import InputError
-from codeweaver.ops.auth.admin import Admin
-from codeweaver.ops.auth.rbac import Roles
-from codeweaver.ops.auth.setup import build_audit, open_store
+
+if TYPE_CHECKING:
+    from codeweaver.ops.auth.admin import Admin
+
 
 __all__ = ["admin_session", "register", "when"]
 
@@ -29,6 +29,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 @contextmanager
 def admin_session(config: object) -> Iterator[Admin]:
+    from codeweaver.ops.auth.admin import Admin
+    from codeweaver.ops.auth.rbac import Roles
+    from codeweaver.ops.auth.setup import build_audit, open_store
+
     settings = settings_from(config)  # type: ignore[arg-type]
     roles = Roles(settings.auth.roles)
     store = open_store(settings)
@@ -82,6 +86,8 @@ def register(app: typer.Typer) -> None:
     @guarded
     def list_(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
         """List users."""
+        from rich.table import Table
+
         with admin_session(config) as admin:
             items = [u.public() for u in admin.list_users()]
         if json_out:
