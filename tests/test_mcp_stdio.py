@@ -87,7 +87,11 @@ async def _scenario(home: Path, shop: Path) -> None:
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "codeweaver.cli.app", "mcp"],
-        env={"CODEWEAVER_HOME": str(home), "PYTHONPATH": os.pathsep.join(sys.path)},
+        env={
+            "CODEWEAVER_HOME": str(home),
+            "CODEWEAVER_OWNER__IDLE_TIMEOUT_SECONDS": "2",  # its background owner exits soon
+            "PYTHONPATH": os.pathsep.join(sys.path),
+        },
         cwd=str(home.parent),
     )
     with open(os.devnull, "w") as errlog:

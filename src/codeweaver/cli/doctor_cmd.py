@@ -12,10 +12,11 @@ from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import settings_from
-from codeweaver.errors import InputError
+from codeweaver.errors import IndexingError, InputError
 
 if TYPE_CHECKING:
     from codeweaver.config import Settings
+    from codeweaver.engine import Engine
     from codeweaver.ops.checks import Check, Status
 
 
@@ -38,14 +39,23 @@ def show_checks(checks: list[Check]) -> None:
 def _local_checks(settings: Settings, config: Path | None) -> list[Check]:
     """This machine's checks, run by the data directory's owner when one runs (it
     holds the stores), else here."""
-    from codeweaver.cli.target import Remote, target_from
+    from codeweaver.cli.target import InProcess, Remote, target_from
     from codeweaver.ops.checks import Check
     from codeweaver.ops.doctor_local import local_checks
+    from codeweaver.owner.client import connect
 
-    target = target_from(config)
-    if isinstance(target, Remote):
-        return [Check(c["name"], _status(c["status"]), c["detail"]) for c in target.doctor()]
-    return local_checks(settings.home, settings.operations, lambda: target.engine)
+    client = connect(settings.home)
+    if client is not None:
+        found = Remote(client).doctor()
+        return [Check(c["name"], _status(c["status"]), c["detail"]) for c in found]
+
+    def engine() -> Engine:  # opened only once the data dir was checked as it is
+        target = target_from(config)
+        if not isinstance(target, InProcess):
+            raise IndexingError("an owner started during the checks; run doctor again")
+        return target.engine
+
+    return local_checks(settings.home, settings.operations, engine)
 
 
 def _status(value: str) -> Status:
