@@ -27,6 +27,7 @@ from codeweaver.cli import (
     watch_cmd,
 )
 from codeweaver.cli.errors import guarded
+from codeweaver.cli.fast import read_batch
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import close_engine
 from codeweaver.cli.target import target_from
@@ -105,7 +106,7 @@ def search(
     """Search a project in natural language or by identifier."""
     if (query is None) == (batch is None):
         raise InputError("give either a QUERY or --batch FILE")
-    queries = [query] if query is not None else _read_batch(batch)
+    queries = [query] if query is not None else read_batch(batch)  # type: ignore[arg-type]
     target = target_from(config)
     for text in queries:
         body = {"query": text, "project": project, "limit": limit}
@@ -116,18 +117,6 @@ def search(
             render.print_json({k: answer[k] for k in keep if k in answer})
         else:
             render.search_results(answer)
-
-
-def _read_batch(path: Path | None) -> list[str]:
-    assert path is not None
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read batch file {path}: {exc}") from exc
-    queries = [line.strip() for line in lines if line.strip()]
-    if not queries:
-        raise InputError(f"batch file {path} has no queries")
-    return queries
 
 
 @app.command()

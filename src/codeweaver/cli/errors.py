@@ -7,8 +7,6 @@ import logging
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-import typer
-
 from codeweaver.cli import render
 from codeweaver.errors import CodeWeaverError, ConfigError, InputError, NotFoundError
 
@@ -34,6 +32,8 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        import typer  # loaded already whenever a command runs; errors.py stays light
+
         try:
             return func(*args, **kwargs)
         except (typer.Exit, typer.Abort):

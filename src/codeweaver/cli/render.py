@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,6 +10,10 @@ from typing import Any, Protocol
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
+
+from codeweaver.cli.fast import print_json
+from codeweaver.cli.hits import DEGRADED, Line, search_lines
 
 __all__ = [
     "error",
@@ -26,11 +28,6 @@ __all__ = [
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def print_json(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
 
 
 def error(message: str) -> None:
@@ -106,25 +103,16 @@ def index_summary(stats: dict[str, Any]) -> None:
         err.print(f"[yellow]skipped[/] {escape(item['path'])}: {escape(item['reason'])}")
 
 
+def _styled(line: Line) -> Text:
+    return Text.assemble(*line)
+
+
 def search_results(body: dict[str, Any]) -> None:
-    """A search answer in the shape of ``result_dict``."""
-    hits = body["results"]
+    """A search answer in the shape the engine's edges return (see ``hits``)."""
     if body.get("degraded"):
-        err.print(
-            "[yellow]degraded:[/] the embedding provider is unavailable; keyword matches only"
-        )
-    if not hits:
-        out.print("[dim]no results[/]")
-    for rank, hit in enumerate(hits, 1):
-        where = f"{hit['path']}:{hit['start_line']}-{hit['end_line']}"
-        what = f"{hit['symbol']} " if hit["symbol"] else ""
-        out.print(
-            f"[bold]{rank:>2}. {escape(where)}[/]  [cyan]{escape(what)}[/]"
-            f"[dim]({hit['kind']}, {hit['language']}) {hit['score']:.4f}[/]"
-        )
-        for line in hit["snippet"].splitlines()[:3]:
-            out.print(f"      [dim]{escape(line[:160])}[/]")
-    out.print(f"[dim]{len(hits)} results in {body['took_ms']:.1f} ms[/]")
+        err.print(_styled(DEGRADED))
+    for line in search_lines(body):
+        out.print(_styled(line))
 
 
 def _when(ts: float | None) -> str:

@@ -15,9 +15,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from codeweaver.owner.client import OwnerClient, connect
 from codeweaver.owner.locate import OwnerPaths, quick_home
@@ -30,8 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["InProcess", "Remote", "Target", "close_target", "target_from"]
 
 
-@dataclass(frozen=True, slots=True)
-class ProgressView:
+class ProgressView(NamedTuple):
     files_done: int
     files_total: int
     chunks_done: int

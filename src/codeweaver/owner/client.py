@@ -1,15 +1,15 @@
 """The thin client of a data directory's owner: HTTP/1.1 over its Unix socket.
 
-Standard library only (``http.client``), so a command answered by the owner starts
-fast: it never imports the model, the store or the web stack. ``connect`` returns a
-client when an owner answers, None when none runs; a record of another version is
-reported with what to do. Streamed answers (index progress, watch batches) are JSON
-lines; closing the connection ends them (the owner stops an index run or a watcher).
+Standard library only (``http1``, a minimal HTTP/1.1 client), so a command answered
+by the owner starts fast: it never imports the model, the store or the web stack.
+``connect`` returns a client when an owner answers, None when none runs; a record of
+another version is reported with what to do. Streamed answers (index progress, watch
+batches) are JSON lines; closing the connection ends them (the owner stops an index
+run or a watcher).
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 from collections.abc import Iterator
@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 
 from codeweaver import __version__
 from codeweaver.errors import CodeWeaverError, IndexingError
+from codeweaver.owner.http1 import Connection, ProtocolError, Response
 from codeweaver.owner.locate import OwnerPaths
 from codeweaver.owner.record import OwnerRecord, pid_alive, read_record
 from codeweaver.owner.wire import VERSION_HEADER, raise_error
@@ -30,22 +31,6 @@ CONNECT_TIMEOUT = 5.0
 
 class OwnerGone(IndexingError):
     """The owner stopped (crashed or was stopped) while a client was talking to it."""
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout if self.timeout is not None else CONNECT_TIMEOUT)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
 
 
 def version_problem(record: OwnerRecord) -> str | None:
@@ -68,12 +53,12 @@ class OwnerClient:
         self.paths = paths
         self.record = record
         self._timeout = timeout
-        self._conn: _UnixConnection | None = None
+        self._conn: Connection | None = None
 
     # ---------------------------------------------------------------- transport
-    def _connection(self) -> _UnixConnection:
+    def _connection(self) -> Connection:
         if self._conn is None:
-            self._conn = _UnixConnection(str(self.paths.socket), self._timeout)
+            self._conn = Connection(str(self.paths.socket), self._timeout)
         return self._conn
 
     def close(self) -> None:
@@ -81,15 +66,14 @@ class OwnerClient:
             self._conn.close()
             self._conn = None
 
-    def _send(self, method: str, path: str, body: Any) -> http.client.HTTPResponse:
+    def _send(self, method: str, path: str, body: Any) -> Response:
         data = json.dumps(body).encode() if body is not None else None
         headers = {VERSION_HEADER: __version__, "Content-Type": "application/json"}
         for attempt in (0, 1):  # a kept-alive connection the owner closed: reconnect once
             conn = self._connection()
             try:
-                conn.request(method, path, body=data, headers=headers)
-                return conn.getresponse()
-            except (ConnectionError, http.client.HTTPException, OSError) as exc:
+                return conn.request(method, path, data, headers)
+            except OSError as exc:  # ProtocolError too
                 self.close()
                 if attempt or not pid_alive(self.record.pid):
                     raise self._gone(exc) from None
@@ -106,7 +90,7 @@ class OwnerClient:
         resp = self._send(method, path, body)
         try:
             payload = json.loads(resp.read() or b"null")
-        except (ValueError, OSError, http.client.HTTPException) as exc:
+        except (ValueError, OSError) as exc:
             self.close()
             raise self._gone(exc) from None
         if resp.status >= 400:
@@ -119,14 +103,14 @@ class OwnerClient:
         if resp.status >= 400:
             try:
                 payload = json.loads(resp.read() or b"null")
-            except ValueError:
+            except (ValueError, ProtocolError):
                 payload = None
             raise_error(payload, resp.status)
         try:
             while True:
                 try:
                     line = resp.readline()
-                except (OSError, http.client.HTTPException) as exc:
+                except OSError as exc:
                     raise self._gone(exc) from None
                 if not line:
                     raise self._gone()  # every stream ends with "done" or "error"

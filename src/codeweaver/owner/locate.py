@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["OwnerPaths", "quick_home"]
@@ -44,11 +43,13 @@ def quick_home(config: Path | None) -> Path | None:
     return Path(value).expanduser() if isinstance(value, str) and value else None
 
 
-@dataclass(frozen=True, slots=True)
 class OwnerPaths:
     """``<home>/run/`` (mode 0700): the socket, the owner record, the lock, the log."""
 
-    home: Path
+    __slots__ = ("home",)
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
 
     @property
     def run_dir(self) -> Path:

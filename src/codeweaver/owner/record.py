@@ -14,8 +14,8 @@ import fcntl
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from codeweaver.errors import IndexingError
 from codeweaver.owner.locate import OwnerPaths
@@ -23,8 +23,7 @@ from codeweaver.owner.locate import OwnerPaths
 __all__ = ["OwnerLock", "OwnerRecord", "lock_is_held", "pid_alive", "read_record"]
 
 
-@dataclass(frozen=True, slots=True)
-class OwnerRecord:
+class OwnerRecord(NamedTuple):
     pid: int
     socket: str
     version: str
@@ -36,7 +35,7 @@ class OwnerRecord:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(asdict(self), fh)
+            json.dump(self._asdict(), fh)
         os.replace(tmp, path)
 
 
@@ -44,7 +43,7 @@ def read_record(paths: OwnerPaths) -> OwnerRecord | None:
     """The record, or None when there is none or it is unreadable."""
     try:
         data = json.loads(paths.record.read_text(encoding="utf-8"))
-        return OwnerRecord(**{k: data[k] for k in OwnerRecord.__dataclass_fields__})
+        return OwnerRecord(**{k: data[k] for k in OwnerRecord._fields})
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
