@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -30,8 +30,11 @@ from codeweaver.cli.errors import guarded
 from codeweaver.cli.fast import read_batch
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import close_engine
-from codeweaver.cli.target import target_from
 from codeweaver.errors import InputError
+
+if TYPE_CHECKING:
+    pass
+
 
 __all__ = ["app", "main"]
 
@@ -41,6 +44,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rich's help renderer costs more than the command
 )
 projects_app = typer.Typer(help="List or remove indexed projects.", no_args_is_help=False)
 app.add_typer(projects_app, name="projects")
@@ -73,6 +77,8 @@ def index(
     config: ConfigOpt = None,
 ) -> None:
     """Index (or incrementally re-index) a codebase."""
+    from codeweaver.cli.target import target_from
+
     target = target_from(config)
     body = {"path": path, "project": project, "full": full}
     with render.index_progress(enabled=not json_out) as on_progress:
@@ -104,6 +110,8 @@ def search(
     config: ConfigOpt = None,
 ) -> None:
     """Search a project in natural language or by identifier."""
+    from codeweaver.cli.target import target_from
+
     if (query is None) == (batch is None):
         raise InputError("give either a QUERY or --batch FILE")
     queries = [query] if query is not None else read_batch(batch)  # type: ignore[arg-type]
@@ -123,6 +131,8 @@ def search(
 @guarded
 def status(project: ProjectOpt = None, json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Show a project's files, chunks, failures, last run and commit."""
+    from codeweaver.cli.target import target_from
+
     info = target_from(config).status(project)
     if json_out:
         render.print_json(info)
@@ -148,6 +158,8 @@ def projects_list(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
 
 
 def _list_projects(json_out: bool, config: Path | None) -> None:
+    from codeweaver.cli.target import target_from
+
     items = target_from(config).projects()
     if json_out:
         render.print_json({"projects": items})
@@ -162,6 +174,8 @@ def projects_remove(
     config: ConfigOpt = None,
 ) -> None:
     """Delete a project's index (the source folder is untouched)."""
+    from codeweaver.cli.target import target_from
+
     target_from(config).remove(name)
     render.info(f"removed project {name}")
 

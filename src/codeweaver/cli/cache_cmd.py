@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
-from codeweaver.cli.target import target_from
+
+if TYPE_CHECKING:
+    pass
+
 
 __all__ = ["register"]
 
@@ -56,6 +59,8 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Re-run the most popular searches and pre-embed the common phrases."""
+        from codeweaver.cli.target import target_from
+
         done = target_from(config).cache_warm(project, top)
         if json_out:
             render.print_json(done)
@@ -73,6 +78,8 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Hit/miss counts, the shared cache's state and the most popular searches."""
+        from codeweaver.cli.target import target_from
+
         report = target_from(config).cache_report(top)
         if json_out:
             render.print_json(report)
@@ -86,6 +93,8 @@ def register(app: typer.Typer) -> None:
         project: ProjectOpt = None, json_out: JsonOpt = False, config: ConfigOpt = None
     ) -> None:
         """Drop cached search results (of one project, or all) and, for all, embeddings."""
+        from codeweaver.cli.target import target_from
+
         removed = target_from(config).cache_clear(project)["removed"]
         if json_out:
             render.print_json({"removed": removed})

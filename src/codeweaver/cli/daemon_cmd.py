@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,9 +12,10 @@ from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.errors import ConfigError
-from codeweaver.owner.client import connect
-from codeweaver.owner.locate import OwnerPaths, quick_home
-from codeweaver.owner.record import pid_alive, read_record
+
+if TYPE_CHECKING:
+    pass
+
 
 __all__ = ["register"]
 
@@ -22,6 +23,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 
 def _home(config: Path | None) -> Path:
+    from codeweaver.owner.locate import quick_home
+
     home = quick_home(config)
     if home is None:
         from codeweaver.cli.state import settings_from
@@ -31,6 +34,9 @@ def _home(config: Path | None) -> Path:
 
 
 def _status(home: Path) -> dict[str, Any]:
+    from codeweaver.owner.client import connect
+    from codeweaver.owner.locate import OwnerPaths
+
     client = connect(home, check_version=False)
     if client is None:
         return {"running": False, "home": str(home)}
@@ -82,6 +88,10 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Stop the owner (a background one, or serve/watch) and wait until it exits."""
+        from codeweaver.owner.client import connect
+        from codeweaver.owner.locate import OwnerPaths
+        from codeweaver.owner.record import pid_alive, read_record
+
         home = _home(config)
         client = connect(home, check_version=False)
         if client is None:

@@ -6,13 +6,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import settings_from
 from codeweaver.errors import IndexingError, InputError
+
+if TYPE_CHECKING:
+    pass
+
 
 if TYPE_CHECKING:
     from codeweaver.config import Settings
@@ -26,6 +29,8 @@ _STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red", "SKIP": "dim"}
 
 
 def show_checks(checks: list[Check]) -> None:
+    from rich.markup import escape
+
     from codeweaver.ops.checks import worst
 
     width = max(len(c.name) for c in checks)

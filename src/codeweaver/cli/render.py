@@ -6,14 +6,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Protocol
-
-from rich.console import Console
-from rich.markup import escape
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, Protocol
 
 from codeweaver.cli.fast import print_json
 from codeweaver.cli.hits import DEGRADED, Line, search_lines
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
 
 __all__ = [
     "error",
@@ -26,16 +26,36 @@ __all__ = [
     "status",
 ]
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+_consoles: dict[str, Console] = {}
+
+
+def _console(name: str) -> Console:
+    """``out`` or ``err``, made on first use (rich loads only when something prints)."""
+    if name not in _consoles:
+        from rich.console import Console as RichConsole
+
+        _consoles[name] = RichConsole(stderr=name == "err", highlight=False, soft_wrap=True)
+    return _consoles[name]
+
+
+def __getattr__(name: str) -> Console:
+    if name in ("out", "err"):
+        return _console(name)
+    raise AttributeError(name)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def error(message: str) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}")
+    _console("err").print(f"[bold red]error:[/] {escape(message)}")
 
 
 def info(message: str) -> None:
-    out.print(escape(message))
+    _console("out").print(escape(message))
 
 
 class IndexProgress(Protocol):
@@ -49,7 +69,7 @@ class IndexProgress(Protocol):
 
 @contextmanager
 def index_progress(enabled: bool) -> Iterator[Callable[[IndexProgress], None]]:
-    if not enabled or not err.is_terminal:
+    if not enabled or not _console("err").is_terminal:
         yield lambda _p: None
         return
     from rich.progress import (
@@ -73,7 +93,7 @@ def index_progress(enabled: bool) -> Iterator[Callable[[IndexProgress], None]]:
         TimeRemainingColumn(),
     )
     started = time.perf_counter()
-    with Progress(*columns, console=err, transient=True) as bar:
+    with Progress(*columns, console=_console("err"), transient=True) as bar:
         task = bar.add_task("index", total=None, chunks=0, rate="-")
 
         def update(p: IndexProgress) -> None:
@@ -93,26 +113,30 @@ def index_summary(stats: dict[str, Any]) -> None:
     """An indexing run in the shape of ``IndexStats.as_dict``."""
     s = stats
     rate = s["chunks_added"] / s["seconds"] if s["seconds"] > 0 else 0.0
-    out.print(
+    _console("out").print(
         f"[bold]{escape(s['project'])}[/]: {s['files_total']} files "
         f"({s['files_indexed']} indexed, {s['files_unchanged']} unchanged, "
         f"{s['files_deleted']} removed), {s['chunks_added']} chunks added "
         f"({s['chunks_total']} total) in {s['seconds']:.1f}s ({rate:.0f} chunks/s)"
     )
     for item in s["failures"]:
-        err.print(f"[yellow]skipped[/] {escape(item['path'])}: {escape(item['reason'])}")
+        _console("err").print(
+            f"[yellow]skipped[/] {escape(item['path'])}: {escape(item['reason'])}"
+        )
 
 
 def _styled(line: Line) -> Text:
-    return Text.assemble(*line)
+    from rich.text import Text as RichText
+
+    return RichText.assemble(*line)
 
 
 def search_results(body: dict[str, Any]) -> None:
     """A search answer in the shape the engine's edges return (see ``hits``)."""
     if body.get("degraded"):
-        err.print(_styled(DEGRADED))
+        _console("err").print(_styled(DEGRADED))
     for line in search_lines(body):
-        out.print(_styled(line))
+        _console("out").print(_styled(line))
 
 
 def _when(ts: float | None) -> str:
@@ -130,14 +154,14 @@ def status(info_: dict[str, Any]) -> None:
     table.add_row("last run", _when(info_.get("last_run_at")))
     table.add_row("commit", escape(str(info_.get("commit") or "-")))
     table.add_row("failures", str(len(info_["failures"])))
-    out.print(table)
+    _console("out").print(table)
     for item in info_["failures"]:
-        out.print(f"  [yellow]{escape(item['path'])}[/]: {escape(item['reason'])}")
+        _console("out").print(f"  [yellow]{escape(item['path'])}[/]: {escape(item['reason'])}")
 
 
 def projects(items: list[dict[str, Any]]) -> None:
     if not items:
-        out.print("[dim]no projects; run 'codeweaver index PATH'[/]")
+        _console("out").print("[dim]no projects; run 'codeweaver index PATH'[/]")
         return
     from rich.table import Table
 
@@ -150,4 +174,4 @@ def projects(items: list[dict[str, Any]]) -> None:
             str(it["chunks"]),
             _when(it.get("last_run_at")),
         )
-    out.print(table)
+    _console("out").print(table)

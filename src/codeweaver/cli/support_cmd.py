@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import settings_from
+
+if TYPE_CHECKING:
+    pass
+
 
 if TYPE_CHECKING:
     from codeweaver.config import Settings
@@ -34,6 +37,8 @@ def triage_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Pick the support tier and response time for a problem."""
+    from rich.markup import escape
+
     from codeweaver.ops.triage import triage
 
     settings = settings_from(config)
@@ -79,6 +84,7 @@ def kb_cmd(
 ) -> None:
     """Runbook articles: list them, search them (kb QUERY) or read one (kb show ID)."""
     from rich.markdown import Markdown
+    from rich.markup import escape
 
     from codeweaver.ops.kb import article, articles
 

@@ -14,16 +14,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
-from codeweaver.cli.target import Remote
-from codeweaver.owner.client import connect
-from codeweaver.owner.locate import quick_home
+
+if TYPE_CHECKING:
+    from codeweaver.cli.target import Remote
+
 
 __all__ = ["batch_line", "register"]
 
@@ -54,6 +55,10 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
 @contextmanager
 def _owner(config: Path | None) -> Iterator[Remote]:
     """The running owner, else an owner in this process for the command's life."""
+    from codeweaver.cli.target import Remote
+    from codeweaver.owner.client import connect
+    from codeweaver.owner.locate import quick_home
+
     home = quick_home(config)
     client = connect(home) if home is not None else None
     if client is not None:
