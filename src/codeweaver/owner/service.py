@@ -17,12 +17,12 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from anyio import to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -42,6 +42,17 @@ __all__ = ["OwnerState", "owner_app"]
 log = logging.getLogger("codeweaver.owner")
 PROGRESS_EVERY = 0.1  # seconds between progress lines of a streamed index run
 PING_EVERY = 10.0
+
+
+_POOL: list[ThreadPoolExecutor] = []
+T = TypeVar("T")
+
+
+async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking engine call off the event loop (a plain executor: the cheapest hop)."""
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(8, thread_name_prefix="codeweaver-owner"))
+    return await asyncio.get_running_loop().run_in_executor(_POOL[0], fn, *args)
 
 
 class _Interrupted(Exception):
@@ -132,7 +143,7 @@ def _search(s: OwnerState, data: dict[str, Any]) -> dict[str, Any]:
 
 async def search(request: Request, s: OwnerState) -> dict[str, Any]:
     data = await _body(request)
-    return await to_thread.run_sync(_search, s, data)
+    return await _in_thread(_search, s, data)
 
 
 async def status(request: Request, s: OwnerState) -> dict[str, Any]:
@@ -142,22 +153,22 @@ async def status(request: Request, s: OwnerState) -> dict[str, Any]:
         project = s.engine.resolve_project(q.get("project") or None, _cwd(q.get("cwd")))
         return s.engine.status(project.name)
 
-    return await to_thread.run_sync(run)
+    return await _in_thread(run)
 
 
 async def projects(_request: Request, s: OwnerState) -> dict[str, Any]:
-    return {"projects": await to_thread.run_sync(s.engine.list_projects)}
+    return {"projects": await _in_thread(s.engine.list_projects)}
 
 
 async def remove(request: Request, s: OwnerState) -> dict[str, Any]:
     name = request.path_params["name"]
-    await to_thread.run_sync(s.engine.remove_project, name)
+    await _in_thread(s.engine.remove_project, name)
     return {"removed": name}
 
 
 async def cache_report(request: Request, s: OwnerState) -> dict[str, Any]:
     top = int(request.query_params.get("top", "10"))
-    return await to_thread.run_sync(s.engine.cache_report, top)
+    return await _in_thread(s.engine.cache_report, top)
 
 
 async def cache_warm(request: Request, s: OwnerState) -> dict[str, Any]:
@@ -169,18 +180,18 @@ async def cache_warm(request: Request, s: OwnerState) -> dict[str, Any]:
             s.engine.resolve_project(project)
         return s.engine.warm_cache(project, int(top) if top is not None else None)
 
-    return await to_thread.run_sync(run)
+    return await _in_thread(run)
 
 
 async def cache_clear(request: Request, s: OwnerState) -> dict[str, Any]:
     data = await _body(request)
-    return {"removed": await to_thread.run_sync(s.engine.clear_cache, _opt(data, "project"))}
+    return {"removed": await _in_thread(s.engine.clear_cache, _opt(data, "project"))}
 
 
 async def doctor(_request: Request, s: OwnerState) -> dict[str, Any]:
     if s.doctor is None:
         raise InputError("this owner does not run local checks")
-    return {"checks": await to_thread.run_sync(s.doctor, s.engine)}
+    return {"checks": await _in_thread(s.doctor, s.engine)}
 
 
 async def shutdown(_request: Request, s: OwnerState) -> dict[str, Any]:
