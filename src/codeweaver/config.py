@@ -178,6 +178,15 @@ class ObservabilitySettings(_Section):
     metrics_port: int | None = Field(
         None, ge=1, le=65535, description="Also serve /metrics on this port (separate listener)."
     )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Interface of the metrics_port listener; it has no authentication, so a "
+        "non-loopback host exposes every tenant's metrics to anyone who can reach it.",
+    )
+    health_cache_seconds: float = Field(
+        5.0, ge=0, le=300, description="Reuse the public /health result this long (0: never)."
+    )
     log_format: Literal["json", "console"] = Field(
         "json", description="Server log format: JSON lines or human-readable console lines."
     )

@@ -108,7 +108,7 @@ class AuthMiddleware:
         service: AuthService = app_state.auth
         limiter: RateLimiter = app_state.limiter
         if permission == PUBLIC:
-            if scope["path"].startswith("/auth/"):
+            if scope["path"].startswith("/auth/") or scope["path"] == "/health":
                 client = (scope.get("client") or ("unknown", 0))[0]
                 limiter.check(f"ip:{client}", f"ip:{client}")
             return None

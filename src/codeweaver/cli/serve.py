@@ -54,18 +54,15 @@ def register(app: typer.Typer) -> None:
 
         from codeweaver.api import create_app
         from codeweaver.index.discovery import resolve_root
-        from codeweaver.ops.auth.setup import effective_mode
         from codeweaver.ops.logs import configure_logging
 
         settings = settings_from(config)
-        mode = effective_mode(settings, host)
         obs = settings.observability
         configure_logging(settings.log_level, obs.log_format, obs.log_file)
         app = create_app(
             settings,
             watch=[resolve_root(p) for p in watch or []],
-            metrics_host=host,
-            auth_mode=mode,
+            bind_host=host,  # the auth mode follows from it: none only on loopback
         )
         with _sigterm_exits_cleanly():
             uvicorn.run(
