@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from codeweaver.core.chunking import SUPPORTED_LANGUAGES, TREE_SITTER_LANGUAGES
+from codeweaver.core.pathglob import MAX_GLOB_CHARS
 from codeweaver.engine import Engine
 from codeweaver.errors import InputError
 from codeweaver.mcp.caller import audit_access, current
@@ -106,7 +107,10 @@ class CodeTools:
         ] = None,
         path: Annotated[
             str | None,
-            Field(description="Gitignore-style glob relative to the root, e.g. 'src/**/*.py'."),
+            Field(
+                description="Gitignore-style glob relative to the root, e.g. 'src/**/*.py'.",
+                max_length=MAX_GLOB_CHARS,
+            ),
         ] = None,
         max_tokens: Annotated[
             int | None,
