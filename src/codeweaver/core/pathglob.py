@@ -69,11 +69,10 @@ def _refuse_no_op(pattern: str, text: str) -> None:
 
 def _normalize(segments: list[str]) -> list[str]:
     """Anchor at the root, ``**`` for a bare name and for a trailing ``/``; no ``**/**``."""
+    bare_name = len(segments) == 1 or (len(segments) == 2 and segments[1] == "")
     if segments[0] == "":
         segments = segments[1:]
-    elif (len(segments) == 1 or (len(segments) == 2 and segments[1] == "")) and segments[
-        0
-    ] != _GLOBSTAR:
+    elif bare_name and segments[0] != _GLOBSTAR:
         segments = [_GLOBSTAR, *segments]
     if segments[-1] == "":
         segments[-1] = _GLOBSTAR
