@@ -2,12 +2,20 @@
 
 Sources, highest priority first: constructor arguments, environment variables
 (prefix ``CODEWEAVER_``, nesting with ``__``, e.g. ``CODEWEAVER_SEARCH__RRF_K``), the
-TOML file (``--config`` or ``codeweaver.toml`` in the working directory), defaults.
-Every setting is declared here; ``SETTINGS_DOC`` lists them for the docs test.
+TOML file given with ``--config``, else the user's file
+(``$XDG_CONFIG_HOME/codeweaver/config.toml``, by default ``~/.config/…``) under the
+project keys of a ``codeweaver.toml`` in the working directory, then defaults.
+
+A working directory may be an untrusted checkout, so its ``codeweaver.toml`` may set
+only ``PROJECT_KEYS`` (what to index and how to chunk it); any other key there (an
+endpoint, ``home``, a destination, a secret or a key file) stops the command with an
+error naming the key, until the file is passed explicitly with ``--config``.
+Every setting is declared here; ``setting_names`` lists them for the docs test.
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +30,7 @@ from pydantic_settings import (
 from codeweaver.errors import ConfigError
 
 __all__ = [
+    "PROJECT_KEYS",
     "AuthSettings",
     "BackupSettings",
     "CacheSettings",
@@ -38,9 +47,26 @@ __all__ = [
     "Settings",
     "load_settings",
     "setting_names",
+    "user_config_file",
 ]
 
 DEFAULT_CONFIG_FILE = "codeweaver.toml"
+PROJECT_KEYS = frozenset(
+    {
+        "index.max_file_bytes",
+        "index.exclude",
+        "index.use_git",
+        "index.batch_chunks",
+        "chunking.max_lines",
+        "chunking.max_chars",
+        "chunking.window_lines",
+        "chunking.window_overlap",
+        "chunking.context_path",
+        "chunking.context_container",
+        "chunking.context_signature",
+    }
+)
+"""The only keys a ``codeweaver.toml`` in the working directory may set."""
 
 
 class _Section(BaseModel):
@@ -473,12 +499,52 @@ def _format_error(exc: ValidationError) -> str:
     return f"invalid setting '{loc}' ({env}): {err['msg']}{more}"
 
 
+def user_config_file() -> Path:
+    """The user's settings file: ``$XDG_CONFIG_HOME/codeweaver/config.toml``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base).expanduser() / "codeweaver" / "config.toml"
+
+
+def _file_values(config: Path | None) -> dict[str, Any]:
+    """``--config`` alone when given; else the user's file under the working
+    directory's project keys."""
+    if config is not None:
+        return _read_toml(config)
+    user = user_config_file()
+    values = _read_toml(user) if user.is_file() else {}
+    local = Path(DEFAULT_CONFIG_FILE)
+    if local.is_file():
+        values = _deep_merge(values, _project_values(local.absolute(), user))
+    return values
+
+
+def _project_values(path: Path, user: Path) -> dict[str, Any]:
+    values = _read_toml(path)
+    for key in _dotted_keys(values):
+        if key not in PROJECT_KEYS:
+            env = "CODEWEAVER_" + key.upper().replace(".", "__")
+            raise ConfigError(
+                f"{path} in the working directory may not set '{key}' (only index.* and "
+                f"chunking.* keys are read from there): set it in {user} or {env}, or pass "
+                f"--config {path} to trust the file"
+            )
+    return values
+
+
+def _dotted_keys(values: dict[str, Any]) -> list[str]:
+    keys: list[str] = []
+    for name, value in values.items():
+        if isinstance(value, dict):
+            keys.extend(f"{name}.{sub}" for sub in value)
+        else:
+            keys.append(name)
+    return keys
+
+
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
-    """Build Settings from defaults, the TOML file, env vars and overrides (in rising priority)."""
-    path = config
-    if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
-        path = Path(DEFAULT_CONFIG_FILE)
-    file_values = _read_toml(path) if path is not None else {}
+    """Build Settings from defaults, the TOML files, env vars and overrides (in rising
+    priority); see the module's docstring for which files."""
+    file_values = _file_values(config)
     try:
         base = Settings(**overrides)  # env + overrides
         if not file_values:
