@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 import pg_server
-from backup_support import cli_env, run
+from backup_support import cli_env, run, write_signed
 from codeweaver.config import Settings
 from codeweaver.container import build_backup_service
 from codeweaver.errors import AuthenticationError
@@ -207,9 +207,9 @@ def test_export_is_one_snapshot(pg_url, tmp_path, monkeypatch):
         ident.close()
 
 
-def _rewrite_export(vault: Path, bid: str, edit) -> None:
-    """Edit the backup's identity export and fix every checksum in the manifest, so that
-    only the import itself can catch the damage."""
+def _rewrite_export(vault: Path, bid: str, edit, home: Path) -> None:
+    """Edit the backup's identity export and fix every checksum in the manifest, signed
+    with ``home``'s key, so that only the import itself can catch the damage."""
     folder = vault / bid
     archive = folder / "backup.tar.gz"
     unpacked = folder.parent.parent / f"unpacked-{bid}"
@@ -227,7 +227,7 @@ def _rewrite_export(vault: Path, bid: str, edit) -> None:
         {"path": e.path, "sha256": e.sha256, "size": e.size} for e in list_files(unpacked)
     ]
     manifest["archive"].update(sha256=sha256_file(archive), size=archive.stat().st_size)
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    write_signed(folder / "manifest.json", manifest, home)
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -250,7 +250,7 @@ def test_a_row_refused_midway_rolls_the_restore_back(pg_url, tmp_path):
             table["rows"].append(list(table["rows"][0]))
             table["count"] += 1
 
-        _rewrite_export(tmp_path / "vault", bid, duplicate_key)
+        _rewrite_export(tmp_path / "vault", bid, duplicate_key, ident.settings.home)
         env = cli_env(ident.settings.home, CODEWEAVER_DATABASE__URL=url)
         res = run(
             ["backup", "restore", bid, "--components", "identity", "--dest",
@@ -292,7 +292,9 @@ def test_schema_version_mismatches_are_refused(pg_url, tmp_path):
             tx.execute("DELETE FROM schema_migrations WHERE version = 2")
         assert ident.rows() == live
         # a backup from a newer schema
-        _rewrite_export(tmp_path / "vault", bid, lambda d: d.update(schema_version=7))
+        _rewrite_export(
+            tmp_path / "vault", bid, lambda d: d.update(schema_version=7), ident.settings.home
+        )
         report = service.restore(bid, components=["identity"])
         assert not report["ok"]
         assert any("identity schema is version 7, newer" in p for p in report["problems"])
