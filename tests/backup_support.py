@@ -19,12 +19,13 @@ CLI = [sys.executable, "-m", "codeweaver.cli.app"]
 QUERIES = ("handle the request kind", "retry the upload", "parse configuration values")
 
 
-def write_signed(manifest_path: Path, manifest: dict[str, object], home: Path) -> None:
-    """Write an edited ``manifest`` signed with ``home``'s backup key, as the server that
-    made it would have: for checks that come after the signature's."""
+def write_signed(manifest_path: Path, manifest: dict[str, object], key_file: Path) -> None:
+    """Write an edited ``manifest`` signed with the backup key in ``key_file`` (a data
+    directory's: ``<home>/auth/backup.key``), as the server that made it would have: for
+    checks that come after the signature's."""
     from codeweaver.ops.backup.signing import sign_manifest
 
-    key = (home / "auth" / "backup.key").read_bytes().strip()
+    key = key_file.read_bytes().strip()
     manifest_path.write_text(json.dumps(sign_manifest(manifest, key)))
 
 

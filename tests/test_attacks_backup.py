@@ -146,7 +146,7 @@ def test_a_manifest_naming_dot_dot_auth_cannot_replace_the_jwt_secret(home):
 
     # even signed with this server's own key (an insider, a stolen key): still refused
     crafted = json.loads((dest / bid / "manifest.json").read_text())
-    write_signed(dest / bid / "manifest.json", crafted, home)
+    write_signed(dest / bid / "manifest.json", crafted, home / "auth" / "backup.key")
     res = _restore(env, bid, dest)
     _one_line_refusal(res, "invalid project name '../auth'")
     assert _tree(home) == before
@@ -500,7 +500,12 @@ def test_only_real_backup_ids_are_backup_ids():
     from codeweaver.ops.backup.manifest import is_backup_id
 
     assert is_backup_id(new_backup_id())
-    for name in (*FOREIGN, "20261399T000000Z-abcdef", "\uff12\uff10260101T000000Z-abcdef", "x/../y"):
+    for name in (
+        *FOREIGN,
+        "20261399T000000Z-abcdef",
+        "\uff12\uff10260101T000000Z-abcdef",
+        "x/../y",
+    ):
         assert not is_backup_id(name), name
 
 

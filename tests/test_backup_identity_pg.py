@@ -42,10 +42,13 @@ def pg_url() -> Iterator[str]:
 
 
 def _settings(tmp: Path, url: str | None, home: str = "home") -> Settings:
+    key = tmp / "backup.key"  # one signing key for every data directory of a test
+    if not key.exists():
+        key.write_text("ab" * 32)
     return Settings(
         home=tmp / home,
         database={"url": url},
-        backup={"dest": (tmp / "vault").as_uri()},
+        backup={"dest": (tmp / "vault").as_uri(), "signing_key_file": key},
         auth={"secret": SECRET},
     )
 
@@ -207,9 +210,9 @@ def test_export_is_one_snapshot(pg_url, tmp_path, monkeypatch):
         ident.close()
 
 
-def _rewrite_export(vault: Path, bid: str, edit, home: Path) -> None:
+def _rewrite_export(vault: Path, bid: str, edit) -> None:
     """Edit the backup's identity export and fix every checksum in the manifest, signed
-    with ``home``'s key, so that only the import itself can catch the damage."""
+    again with the test's key, so that only the import itself can catch the damage."""
     folder = vault / bid
     archive = folder / "backup.tar.gz"
     unpacked = folder.parent.parent / f"unpacked-{bid}"
@@ -227,7 +230,7 @@ def _rewrite_export(vault: Path, bid: str, edit, home: Path) -> None:
         {"path": e.path, "sha256": e.sha256, "size": e.size} for e in list_files(unpacked)
     ]
     manifest["archive"].update(sha256=sha256_file(archive), size=archive.stat().st_size)
-    write_signed(folder / "manifest.json", manifest, home)
+    write_signed(folder / "manifest.json", manifest, vault.parent / "backup.key")
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -250,8 +253,12 @@ def test_a_row_refused_midway_rolls_the_restore_back(pg_url, tmp_path):
             table["rows"].append(list(table["rows"][0]))
             table["count"] += 1
 
-        _rewrite_export(tmp_path / "vault", bid, duplicate_key, ident.settings.home)
-        env = cli_env(ident.settings.home, CODEWEAVER_DATABASE__URL=url)
+        _rewrite_export(tmp_path / "vault", bid, duplicate_key)
+        env = cli_env(
+            ident.settings.home,
+            CODEWEAVER_DATABASE__URL=url,
+            CODEWEAVER_BACKUP__SIGNING_KEY_FILE=str(tmp_path / "backup.key"),
+        )
         res = run(
             ["backup", "restore", bid, "--components", "identity", "--dest",
              (tmp_path / "vault").as_uri()],
@@ -292,9 +299,7 @@ def test_schema_version_mismatches_are_refused(pg_url, tmp_path):
             tx.execute("DELETE FROM schema_migrations WHERE version = 2")
         assert ident.rows() == live
         # a backup from a newer schema
-        _rewrite_export(
-            tmp_path / "vault", bid, lambda d: d.update(schema_version=7), ident.settings.home
-        )
+        _rewrite_export(tmp_path / "vault", bid, lambda d: d.update(schema_version=7))
         report = service.restore(bid, components=["identity"])
         assert not report["ok"]
         assert any("identity schema is version 7, newer" in p for p in report["problems"])

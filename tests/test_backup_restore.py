@@ -129,7 +129,7 @@ def test_a_file_missing_inside_the_archive_is_detected(golden, home, tmp_path):
     (dest / bid / "manifest.json").write_text(json.dumps(manifest))
     res = run(["backup", "verify", bid, "--dest", dest.as_uri()], env)
     assert res.returncode == 1 and "signature does not match" in res.stderr
-    write_signed(dest / bid / "manifest.json", manifest, home)
+    write_signed(dest / bid / "manifest.json", manifest, home / "auth" / "backup.key")
     res = run(["backup", "verify", bid, "--dest", dest.as_uri()], env)
     assert res.returncode == 1 and "missing file projects/proj/manifest.sqlite" in res.stderr
     _assert_restore_refused(env, bid, dest, results, counts, "missing file")
@@ -142,9 +142,9 @@ def test_schema_mismatch_is_refused(golden, home):
     bid = backup(env, "--dest", dest.as_uri())["backup_id"]
     path = dest / bid / "manifest.json"
     manifest = json.loads(path.read_text())
-    write_signed(path, {**manifest, "schema_version": 99}, home)
+    write_signed(path, {**manifest, "schema_version": 99}, home / "auth" / "backup.key")
     _assert_restore_refused(env, bid, dest, results, counts, "schema version 99")
-    write_signed(path, {**manifest, "codeweaver_version": "9.0.0"}, home)
+    write_signed(path, {**manifest, "codeweaver_version": "9.0.0"}, home / "auth" / "backup.key")
     _assert_restore_refused(env, bid, dest, results, counts, "CodeWeaver 9.0.0")
 
 
