@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 import pg_server
-from backup_support import cli_env, run
+from backup_support import cli_env, run, write_signed
 from codeweaver.config import Settings
 from codeweaver.container import build_backup_service
 from codeweaver.errors import AuthenticationError
@@ -42,10 +42,13 @@ def pg_url() -> Iterator[str]:
 
 
 def _settings(tmp: Path, url: str | None, home: str = "home") -> Settings:
+    key = tmp / "backup.key"  # one signing key for every data directory of a test
+    if not key.exists():
+        key.write_text("ab" * 32)
     return Settings(
         home=tmp / home,
         database={"url": url},
-        backup={"dest": (tmp / "vault").as_uri()},
+        backup={"dest": (tmp / "vault").as_uri(), "signing_key_file": key},
         auth={"secret": SECRET},
     )
 
@@ -208,8 +211,8 @@ def test_export_is_one_snapshot(pg_url, tmp_path, monkeypatch):
 
 
 def _rewrite_export(vault: Path, bid: str, edit) -> None:
-    """Edit the backup's identity export and fix every checksum in the manifest, so that
-    only the import itself can catch the damage."""
+    """Edit the backup's identity export and fix every checksum in the manifest, signed
+    again with the test's key, so that only the import itself can catch the damage."""
     folder = vault / bid
     archive = folder / "backup.tar.gz"
     unpacked = folder.parent.parent / f"unpacked-{bid}"
@@ -227,7 +230,7 @@ def _rewrite_export(vault: Path, bid: str, edit) -> None:
         {"path": e.path, "sha256": e.sha256, "size": e.size} for e in list_files(unpacked)
     ]
     manifest["archive"].update(sha256=sha256_file(archive), size=archive.stat().st_size)
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    write_signed(folder / "manifest.json", manifest, vault.parent / "backup.key")
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -251,7 +254,11 @@ def test_a_row_refused_midway_rolls_the_restore_back(pg_url, tmp_path):
             table["count"] += 1
 
         _rewrite_export(tmp_path / "vault", bid, duplicate_key)
-        env = cli_env(ident.settings.home, CODEWEAVER_DATABASE__URL=url)
+        env = cli_env(
+            ident.settings.home,
+            CODEWEAVER_DATABASE__URL=url,
+            CODEWEAVER_BACKUP__SIGNING_KEY_FILE=str(tmp_path / "backup.key"),
+        )
         res = run(
             ["backup", "restore", bid, "--components", "identity", "--dest",
              (tmp_path / "vault").as_uri()],

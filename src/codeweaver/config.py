@@ -432,6 +432,12 @@ class BackupSettings(_Section):
         description="Resolution of the metrics export (raised to stay within Prometheus's "
         "11,000 points per series).",
     )
+    signing_key_file: Path | None = Field(
+        None,
+        description="Key that signs every backup's manifest (HMAC-SHA256); verify and restore "
+        "refuse backups it did not sign. Default: <home>/auth/backup.key, created 0600 by the "
+        "first backup and never included in one.",
+    )
 
 
 class Settings(BaseSettings):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from typing import Annotated, Any
 
 import typer
@@ -10,7 +11,9 @@ from codeweaver.cli import render
 from codeweaver.cli.errors import EXIT_FAILURE, guarded
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import settings_from
+from codeweaver.config import Settings
 from codeweaver.container import build_backup_service
+from codeweaver.ops.auth.setup import build_audit
 from codeweaver.ops.backup.priority import run_in_background_priority
 
 __all__ = ["register"]
@@ -29,6 +32,14 @@ ComponentsOpt = Annotated[
 ]
 ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help="Only this project.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+UnsignedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unsigned",
+        help="Accept a backup that is unsigned (made before backups were signed) or not "
+        "signed with this server's key. Only for a backup you trust; audited.",
+    ),
+]
 
 
 def _components(values: list[str] | None) -> list[str] | None:
@@ -53,6 +64,22 @@ RateOpt = Annotated[
         "backup.max_mb_per_second).",
     ),
 ]
+
+
+def _audit(
+    settings: Settings, action: str, backup_id: str, result: dict[str, Any], allow_unsigned: bool
+) -> None:
+    """``admin.backup.<action>`` in the audit log, as the HTTP routes record theirs."""
+    build_audit(settings).emit(
+        f"admin.backup.{action}",
+        user=f"cli:{getpass.getuser()}",
+        route="cli",
+        outcome="success" if result["ok"] else "failure",
+        reason=(result["problems"] or [None])[0],
+        backup_id=backup_id,
+        signature=result.get("signature"),
+        allow_unsigned=allow_unsigned,
+    )
 
 
 def _fail_unless_ok(result: dict[str, Any]) -> None:
@@ -138,12 +165,16 @@ def verify(
     backup_id: Annotated[str, typer.Argument(help="Backup id.")],
     dest: DestOpt = None,
     max_rate: RateOpt = None,
+    allow_unsigned: UnsignedOpt = False,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Download a backup and check every checksum and the manifest's completeness."""
-    service = build_backup_service(settings_from(config))
-    out = service.verify(backup_id, dest, max_mb_per_second=max_rate)
+    """Download a backup and check its signature, every checksum and the manifest."""
+    settings = settings_from(config)
+    service = build_backup_service(settings)
+    out = service.verify(backup_id, dest, max_mb_per_second=max_rate, allow_unsigned=allow_unsigned)
+    if allow_unsigned:
+        _audit(settings, "verify", backup_id, out, allow_unsigned)
     _emit(out, json_out, f"backup {backup_id}: {'OK' if out['ok'] else 'FAILED'}")
     _fail_unless_ok(out)
 
@@ -175,18 +206,23 @@ def restore(
     dest: DestOpt = None,
     components: ComponentsOpt = None,
     project: ProjectOpt = None,
+    allow_unsigned: UnsignedOpt = False,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Verify a backup, restore it beside the live data and swap it in."""
-    service = build_backup_service(settings_from(config))
+    """Verify a backup (signature, checksums), restore it beside the live data and swap it
+    in."""
+    settings = settings_from(config)
+    service = build_backup_service(settings)
     report = service.restore(
         backup_id,
         dest,
         components=_components(components),
         project=project,
         on_step=None if json_out else render.info,
+        allow_unsigned=allow_unsigned,
     )
+    _audit(settings, "restore", backup_id, report, allow_unsigned)
     line = (
         f"restored {', '.join(report['components_restored']) or 'nothing'} from {backup_id}"
         if report["ok"]

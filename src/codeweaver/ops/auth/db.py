@@ -104,7 +104,7 @@ class Database:
             except psycopg.Error as exc:
                 # the URL may hold a password: never echo it
                 raise StoreError(f"identity database unreachable: {type(exc).__name__}") from None
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # the data home
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=10000")
