@@ -275,14 +275,14 @@ def test_a_slow_identity_store_does_not_stall_the_app_in_process(tmp_path):
             auth.store.db.read = slow
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                started = time.monotonic()
                 stuck = asyncio.create_task(
                     c.get("/api/v1/user/permissions", headers=_bearer(token))
                 )
-                await asyncio.sleep(0.2)
-                started = time.monotonic()
+                await asyncio.sleep(0.2)  # the slow request is in its credential check
                 r = await c.get("/health/live")
                 took = time.monotonic() - started
-                assert r.status_code == 200 and took < 0.75, took
+                assert r.status_code == 200 and took < 1.0, took  # not after the 1.5 s
                 assert (await stuck).status_code == 200
 
     try:
