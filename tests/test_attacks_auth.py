@@ -26,6 +26,7 @@ from typing import Any
 
 import anyio
 import httpx
+import jwt
 import psycopg
 import pytest
 from mcp import ClientSession
@@ -158,6 +159,12 @@ def test_revoking_an_api_key_ends_its_sessions(server):
     refused(server, server.client.post("/auth/token", json={"api_key": key}), 401,
             "auth.login.failure")  # fmt: skip
     refused(server, _search(server, key), 401)
+    # a token naming the key but no session (only the signing key can make one) is refused
+    now = int(time.time())
+    claims = {"sub": "svc", "iss": "codeweaver", "aud": "codeweaver", "iat": now,
+              "nbf": now, "exp": now + 300, "jti": "forged-1", "typ": "access",
+              "key_id": record.key_id}  # fmt: skip
+    refused(server, _search(server, jwt.encode(claims, SECRET, algorithm="HS256")), 401)
     # other sessions of the same account (made with another key) are unaffected
     other = _pair(server, server.client.post("/auth/token", json={"api_key": server.keys["good"]}))
     assert _search(server, other["access_token"]).status_code == 200

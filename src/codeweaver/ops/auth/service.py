@@ -111,7 +111,7 @@ class AuthService:
             raise AuthenticationError("token revoked")
         if found is None or found.disabled:
             raise AuthenticationError("account disabled or unknown")
-        if claims.family is not None:
+        if claims.family is not None or claims.key_id is not None:
             _check_session(claims, family, now or time.time())
         return self.principal(
             found,

@@ -373,7 +373,7 @@ class IdentityStore:
 
 
 def _revoke_family(tx: Any, family: str, now: float) -> None:
-    for table in ("token_families", "refresh_tokens"):
+    for table in ("refresh_tokens", "token_families"):  # the order use_refresh locks in
         tx.execute(
             f"UPDATE {table} SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
             (now, family),
