@@ -32,6 +32,7 @@ import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
+import pg_server
 from attack_server import PASSWORD, SECRET, Server, attack_server, refused
 from codeweaver.api import create_app
 from codeweaver.config import Settings
@@ -236,8 +237,8 @@ def test_parallel_wrong_logins_get_at_most_the_limit_of_checks(server):
 # ------------------------------------------- authentication off the loop (finding 20a)
 def test_a_stalled_identity_store_does_not_stall_the_server(server):
     url = server.env.get("CODEWEAVER_DATABASE__URL")
-    if url is None:
-        pytest.skip("SQLite readers cannot be blocked from outside (WAL); see the in-process test")
+    if url is None:  # and SQLite reads are local (WAL: writers never block them)
+        pytest.skip("a SQLite store's readers cannot be blocked from outside")
     bearer = server.auth("alice")
     with psycopg.connect(url) as conn, ThreadPoolExecutor(1) as pool:
         conn.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")  # held until rollback
@@ -256,9 +257,21 @@ def test_a_stalled_identity_store_does_not_stall_the_server(server):
         assert stuck.result(60).status_code == 200
 
 
-def test_a_slow_identity_store_does_not_stall_the_app_in_process(tmp_path):
-    """The same on SQLite, with a store slowed from inside the app."""
-    settings = Settings(home=tmp_path / "home", auth={"mode": "jwt", "secret": SECRET})
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    if not pg_server.available():
+        pytest.skip("PostgreSQL 15 server binaries are not installed")
+    with pg_server.postgres() as url:
+        yield url
+
+
+def test_a_slow_identity_store_does_not_stall_the_app_in_process(tmp_path, pg_url):
+    """The same with a PostgreSQL store slowed from inside the app (no lock: latency)."""
+    settings = Settings(
+        home=tmp_path / "home",
+        auth={"mode": "jwt", "secret": SECRET},
+        database={"url": pg_server.fresh_database(pg_url)},
+    )
     store = open_store(settings)
     Admin(store, Roles(), AuditLog(None), actor="test").add_user(
         "alice", "developer", "acme", PASSWORD

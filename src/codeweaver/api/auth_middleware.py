@@ -4,9 +4,11 @@
 table; the MCP mount and unknown paths need any valid caller), authenticates the
 bearer credential (access token or API key), checks the role, applies the rate
 limits and records the caller in ``request.state.user`` / ``request.state.tenant_id``
-/ ``request.state.principal``. Every refusal is audited (``authz.denied``). The
-credential check reads the identity store, so it runs on a small pool of its own
-threads, never on the event loop: a slow store delays only the requests that need it.
+/ ``request.state.principal``. Every refusal is audited (``authz.denied``). With the
+identity store on PostgreSQL the credential check waits on the network, so it runs on
+a small pool of its own threads, never on the event loop: a slow or locked database
+delays only the requests that need it. SQLite reads (a local file in WAL mode, which
+writers never block) take a fraction of the thread hand-off and stay on the loop.
 
 ``SecurityHeadersMiddleware`` adds the security headers to every response and audits
 requests refused for their size.
@@ -64,6 +66,12 @@ def compile_table(routes: Iterable[tuple[str, str, str]]) -> Table:
     return table
 
 
+def _remote_store(app_state: Any) -> bool:
+    """Whether the identity store is across the network (PostgreSQL)."""
+    service: AuthService | None = getattr(app_state, "auth", None)
+    return service is not None and service.store.db.postgres
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
@@ -110,7 +118,7 @@ class AuthMiddleware:
             PUBLIC if self.mode == "none" else self.permission_for(scope["method"], scope["path"])
         )
         try:
-            if permission == PUBLIC:  # no store access: answer on the loop
+            if permission == PUBLIC or not _remote_store(app_state):
                 principal = self._principal(scope, app_state, permission)
             else:
                 loop = asyncio.get_running_loop()
