@@ -22,7 +22,7 @@ from codeweaver.ops.auth import export as export_mod
 from codeweaver.ops.auth.admin import Admin
 from codeweaver.ops.auth.audit import AuditLog
 from codeweaver.ops.auth.db import MIGRATIONS, Database
-from codeweaver.ops.auth.export import export_identity, identity_tables
+from codeweaver.ops.auth.export import export_identity, identity_tables, latest_version
 from codeweaver.ops.auth.rbac import Roles
 from codeweaver.ops.auth.service import AuthService
 from codeweaver.ops.auth.setup import build_auth, open_store
@@ -86,6 +86,7 @@ def _populate(ident: Identity) -> dict[str, str]:
     admin.revoke_key(revoked.key_id)
     ident.auth.login_password("ada", PASSWORD)  # a refresh token
     ident.store.revoke_jti("jti-1", 4102444800.25)
+    ident.store.claim_login("cy", 1_700_000_000.123456789, 300, 1)  # a failed login
     ident.store.record_failure("cy", 1_700_000_000.123456789, 300, 1, 900.5)  # a lockout
     return {"kept": kept}
 
@@ -153,11 +154,11 @@ def test_postgresql_identity_round_trip(pg_url, tmp_path):
         assert report["identity"] == {
             "from": "postgresql",
             "into": "postgresql",
-            "schema_version": 1,
+            "schema_version": latest_version(),
             "exported_rows": counts,
             "tables": counts,
         }
-        assert counts["users"] == 3 and counts["api_keys"] == 2 and counts["lockouts"] == 1
+        assert counts["users"] == 3 and counts["api_keys"] == 2 and counts["login_attempts"] == 1
         saved = json.loads(Path(report["report_path"]).read_text())
         assert saved["identity"]["tables"] == counts
         # every row is back exactly (timestamps to the last bit), and nothing else
@@ -202,7 +203,7 @@ def test_export_is_one_snapshot(pg_url, tmp_path, monkeypatch):
         tables = {t["name"]: t for t in data["tables"]}
         assert [r[0] for r in tables["users"]["rows"]] == ["ada"]
         assert tables["api_keys"]["rows"] == []
-        assert data["backend"] == "postgresql" and data["migrations"] == [1]
+        assert data["backend"] == "postgresql" and data["migrations"] == [v for v, _ in MIGRATIONS]
         assert tables["users"]["types"] == ["text"] * 5 + ["integer", "real"]
         assert "api_keys" in calls
         assert {u.name for u in ident.admin.list_users()} == {"ada", "eve"}
@@ -289,14 +290,17 @@ def test_schema_version_mismatches_are_refused(pg_url, tmp_path):
         _change(ident, keys)
         live = ident.rows()
         # the live store went on to a newer schema: migrations do not go back
+        newer = latest_version() + 1
         with ident.store.db.tx(write=True) as tx:
-            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (2, 0)")
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", (newer,)
+            )
         report = service.restore(bid, components=["identity"])
         assert not report["ok"]
-        why = "older than the live identity store's version 2"
+        why = f"older than the live identity store's version {newer}"
         assert any(why in p for p in report["problems"])
         with ident.store.db.tx(write=True) as tx:
-            tx.execute("DELETE FROM schema_migrations WHERE version = 2")
+            tx.execute("DELETE FROM schema_migrations WHERE version = ?", (newer,))
         assert ident.rows() == live
         # a backup from a newer schema
         _rewrite_export(tmp_path / "vault", bid, lambda d: d.update(schema_version=7))

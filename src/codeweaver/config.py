@@ -15,6 +15,7 @@ Every setting is declared here; ``setting_names`` lists them for the docs test.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -377,6 +378,23 @@ class AuthSettings(_Section):
     audit_file: str = Field(
         "audit.log", description="Audit JSON-lines file, relative to home ('' : logger only)."
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Reverse proxies (IP addresses or CIDR networks) whose X-Forwarded-For "
+        "is believed for the client address (empty: the header is ignored).",
+    )
+
+    @field_validator("trusted_proxies", mode="after")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or CIDR network (e.g. 10.0.0.5, 10.0.0.0/8)"
+                ) from None
+        return [item.strip() for item in value]
 
 
 class DatabaseSettings(_Section):

@@ -54,6 +54,7 @@ def register(app: typer.Typer) -> None:
 
         from codeweaver.api import create_app
         from codeweaver.index.discovery import resolve_root
+        from codeweaver.ops.auth.setup import proxy_options
         from codeweaver.ops.logs import configure_logging
 
         settings = settings_from(config)
@@ -73,4 +74,5 @@ def register(app: typer.Typer) -> None:
                 log_config=None,  # our handler formats uvicorn's records too
                 access_log=False,  # codeweaver.access logs every request instead
                 timeout_graceful_shutdown=15,
+                **proxy_options(settings),
             )
