@@ -125,6 +125,13 @@ class _NoEngine:
 
     embedder = None
 
+    def __init__(self) -> None:
+        self.search_listeners: list[Any] = []  # telemetry attaches to these
+        self.index_listeners: list[Any] = []
+
+    def list_projects(self) -> list[Any]:
+        return []
+
     def close(self) -> None:
         return None
 

@@ -127,8 +127,10 @@ def in_process(tmp: Path, path: str, n: int) -> tuple[float, float]:
     on_engine = build_engine(on_settings, embedder=_Embedder(), metrics=metrics)
     off_engine = build_engine(off_settings, embedder=_Embedder())
     apps = {
-        "on": create_app(on_settings, on_engine, metrics=metrics, mount_mcp=False),
-        "off": create_app(off_settings, off_engine, mount_mcp=False),
+        "on": create_app(
+            on_settings, on_engine, metrics=metrics, mount_mcp=False, auth_mode="none"
+        ),
+        "off": create_app(off_settings, off_engine, mount_mcp=False, auth_mode="none"),
     }
     times: dict[str, list[float]] = {"on": [], "off": []}
 
@@ -138,7 +140,9 @@ def in_process(tmp: Path, path: str, n: int) -> tuple[float, float]:
             apps["off"].router.lifespan_context(apps["off"]),
         ):
             clients = {
-                name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+                name: httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+                )
                 for name, app in apps.items()
             }
             for i in range(n + 50):

@@ -19,6 +19,16 @@ CLI = [sys.executable, "-m", "codeweaver.cli.app"]
 QUERIES = ("handle the request kind", "retry the upload", "parse configuration values")
 
 
+def write_signed(manifest_path: Path, manifest: dict[str, object], key_file: Path) -> None:
+    """Write an edited ``manifest`` signed with the backup key in ``key_file`` (a data
+    directory's: ``<home>/auth/backup.key``), as the server that made it would have: for
+    checks that come after the signature's."""
+    from codeweaver.ops.backup.signing import sign_manifest
+
+    key = key_file.read_bytes().strip()
+    manifest_path.write_text(json.dumps(sign_manifest(manifest, key)))
+
+
 def make_codebase(root: Path, files: int = 30) -> None:
     root.mkdir(parents=True, exist_ok=True)
     for i in range(files):

@@ -14,6 +14,7 @@ from embedder_twin import HashEmbedder
 
 
 def app() -> FastAPI:
+    """uvicorn binds 127.0.0.1 here (its default), so authentication can be off."""
     settings = Settings(home=Path(os.environ["CODEWEAVER_HOME"]))
     engine = build_engine(settings, embedder=HashEmbedder())
-    return create_app(settings, engine, mount_mcp=False)
+    return create_app(settings, engine, mount_mcp=False, bind_host="127.0.0.1")

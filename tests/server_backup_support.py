@@ -13,6 +13,7 @@ from typing import Any
 
 from qdrant_client import QdrantClient
 
+from backup_support import write_signed
 from codeweaver.config import Settings, load_settings
 from codeweaver.container import build_backup_service, build_engine, build_qdrant_client
 from codeweaver.engine import Engine
@@ -142,7 +143,8 @@ class Deployment:
 
 
 def rewrite_backup(vault: Path, bid: str, edit: Callable[[Path], None], work: Path) -> None:
-    """Change the files inside a backup and fix every checksum in its manifest, so that
+    """Change the files inside a backup and fix every checksum in its manifest, signed
+    again with the data directory's key (``vault`` and ``home`` are siblings), so that
     only the restore's own checks (counts, probes) can notice."""
     archive = vault / bid / "backup.tar.gz"
     with tarfile.open(archive) as tar:
@@ -154,4 +156,4 @@ def rewrite_backup(vault: Path, bid: str, edit: Callable[[Path], None], work: Pa
     manifest = json.loads(path.read_text())
     manifest["files"] = [asdict(f) for f in files]
     manifest["archive"] = asdict(entry)
-    path.write_text(json.dumps(manifest))
+    write_signed(path, manifest, vault.parent / "home" / "auth" / "backup.key")

@@ -53,10 +53,10 @@ def env(tmp_path, monkeypatch):
 
 @asynccontextmanager
 async def client_for(settings, engine) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, engine)
+    app = create_app(settings, engine, auth_mode="none")
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             yield client
 
 
@@ -371,7 +371,7 @@ def test_readme_lists_every_route():
 
 def test_routes_table_is_what_the_app_serves(env):
     settings, engine, _ = env
-    app = create_app(settings, engine)
+    app = create_app(settings, engine, auth_mode="none")
     served = {
         (m, r.path)
         for r in app.routes

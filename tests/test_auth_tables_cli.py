@@ -177,11 +177,11 @@ def test_serve_refuses_no_auth_off_loopback(tmp_path):
 def test_cors_is_off_unless_configured(tmp_path):
     async def preflight(settings: Settings) -> httpx.Response:
         eng = build_engine(settings, embedder=HashEmbedder())
-        api = create_app(settings, eng)
+        api = create_app(settings, eng, auth_mode="none")
         try:
             async with api.router.lifespan_context(api):
                 transport = httpx.ASGITransport(app=api)
-                async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
                     return await c.options(
                         "/api/v1/search",
                         headers={
@@ -229,7 +229,7 @@ def test_request_state_names_the_caller_and_tenant(tmp_path):
         try:
             async with api.router.lifespan_context(api):
                 transport = httpx.ASGITransport(app=capture(api))
-                async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
                     headers = {}
                     if mode == "jwt":
                         r = await c.post(

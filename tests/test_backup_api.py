@@ -43,10 +43,10 @@ def served(tmp_path):
 
 @asynccontextmanager
 async def client_for(settings, engine):
-    app = create_app(settings, engine, mount_mcp=False)
+    app = create_app(settings, engine, mount_mcp=False, auth_mode="none")
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             yield client
 
 

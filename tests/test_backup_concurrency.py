@@ -51,7 +51,10 @@ def test_backup_during_an_index_run_is_consistent(tmp_path):
     assert info["files"] == 150 and made["points"] == 150 * 4
     before, counts = search_ids(env), status(env)
 
+    kept = home.parent / "kept-backup.key"  # the signing key, kept apart from the backups
+    shutil.copy(home / "auth" / "backup.key", kept)
     shutil.rmtree(home)
+    env["CODEWEAVER_BACKUP__SIGNING_KEY_FILE"] = str(kept)
     res = run(["backup", "restore", made["backup_id"], "--json"], env)
     assert res.returncode == 0, res.stdout + res.stderr
     report = json.loads(res.stdout)

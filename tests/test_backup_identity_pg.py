@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 import pg_server
-from backup_support import cli_env, run
+from backup_support import cli_env, run, write_signed
 from codeweaver.config import Settings
 from codeweaver.container import build_backup_service
 from codeweaver.errors import AuthenticationError
@@ -22,7 +22,7 @@ from codeweaver.ops.auth import export as export_mod
 from codeweaver.ops.auth.admin import Admin
 from codeweaver.ops.auth.audit import AuditLog
 from codeweaver.ops.auth.db import MIGRATIONS, Database
-from codeweaver.ops.auth.export import export_identity, identity_tables
+from codeweaver.ops.auth.export import export_identity, identity_tables, latest_version
 from codeweaver.ops.auth.rbac import Roles
 from codeweaver.ops.auth.service import AuthService
 from codeweaver.ops.auth.setup import build_auth, open_store
@@ -42,10 +42,13 @@ def pg_url() -> Iterator[str]:
 
 
 def _settings(tmp: Path, url: str | None, home: str = "home") -> Settings:
+    key = tmp / "backup.key"  # one signing key for every data directory of a test
+    if not key.exists():
+        key.write_text("ab" * 32)
     return Settings(
         home=tmp / home,
         database={"url": url},
-        backup={"dest": (tmp / "vault").as_uri()},
+        backup={"dest": (tmp / "vault").as_uri(), "signing_key_file": key},
         auth={"secret": SECRET},
     )
 
@@ -83,6 +86,7 @@ def _populate(ident: Identity) -> dict[str, str]:
     admin.revoke_key(revoked.key_id)
     ident.auth.login_password("ada", PASSWORD)  # a refresh token
     ident.store.revoke_jti("jti-1", 4102444800.25)
+    ident.store.claim_login("cy", 1_700_000_000.123456789, 300, 1)  # a failed login
     ident.store.record_failure("cy", 1_700_000_000.123456789, 300, 1, 900.5)  # a lockout
     return {"kept": kept}
 
@@ -150,11 +154,11 @@ def test_postgresql_identity_round_trip(pg_url, tmp_path):
         assert report["identity"] == {
             "from": "postgresql",
             "into": "postgresql",
-            "schema_version": 1,
+            "schema_version": latest_version(),
             "exported_rows": counts,
             "tables": counts,
         }
-        assert counts["users"] == 3 and counts["api_keys"] == 2 and counts["lockouts"] == 1
+        assert counts["users"] == 3 and counts["api_keys"] == 2 and counts["login_attempts"] == 1
         saved = json.loads(Path(report["report_path"]).read_text())
         assert saved["identity"]["tables"] == counts
         # every row is back exactly (timestamps to the last bit), and nothing else
@@ -199,7 +203,7 @@ def test_export_is_one_snapshot(pg_url, tmp_path, monkeypatch):
         tables = {t["name"]: t for t in data["tables"]}
         assert [r[0] for r in tables["users"]["rows"]] == ["ada"]
         assert tables["api_keys"]["rows"] == []
-        assert data["backend"] == "postgresql" and data["migrations"] == [1]
+        assert data["backend"] == "postgresql" and data["migrations"] == [v for v, _ in MIGRATIONS]
         assert tables["users"]["types"] == ["text"] * 5 + ["integer", "real"]
         assert "api_keys" in calls
         assert {u.name for u in ident.admin.list_users()} == {"ada", "eve"}
@@ -208,8 +212,8 @@ def test_export_is_one_snapshot(pg_url, tmp_path, monkeypatch):
 
 
 def _rewrite_export(vault: Path, bid: str, edit) -> None:
-    """Edit the backup's identity export and fix every checksum in the manifest, so that
-    only the import itself can catch the damage."""
+    """Edit the backup's identity export and fix every checksum in the manifest, signed
+    again with the test's key, so that only the import itself can catch the damage."""
     folder = vault / bid
     archive = folder / "backup.tar.gz"
     unpacked = folder.parent.parent / f"unpacked-{bid}"
@@ -227,7 +231,7 @@ def _rewrite_export(vault: Path, bid: str, edit) -> None:
         {"path": e.path, "sha256": e.sha256, "size": e.size} for e in list_files(unpacked)
     ]
     manifest["archive"].update(sha256=sha256_file(archive), size=archive.stat().st_size)
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    write_signed(folder / "manifest.json", manifest, vault.parent / "backup.key")
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -251,7 +255,11 @@ def test_a_row_refused_midway_rolls_the_restore_back(pg_url, tmp_path):
             table["count"] += 1
 
         _rewrite_export(tmp_path / "vault", bid, duplicate_key)
-        env = cli_env(ident.settings.home, CODEWEAVER_DATABASE__URL=url)
+        env = cli_env(
+            ident.settings.home,
+            CODEWEAVER_DATABASE__URL=url,
+            CODEWEAVER_BACKUP__SIGNING_KEY_FILE=str(tmp_path / "backup.key"),
+        )
         res = run(
             ["backup", "restore", bid, "--components", "identity", "--dest",
              (tmp_path / "vault").as_uri()],
@@ -282,14 +290,17 @@ def test_schema_version_mismatches_are_refused(pg_url, tmp_path):
         _change(ident, keys)
         live = ident.rows()
         # the live store went on to a newer schema: migrations do not go back
+        newer = latest_version() + 1
         with ident.store.db.tx(write=True) as tx:
-            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (2, 0)")
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", (newer,)
+            )
         report = service.restore(bid, components=["identity"])
         assert not report["ok"]
-        why = "older than the live identity store's version 2"
+        why = f"older than the live identity store's version {newer}"
         assert any(why in p for p in report["problems"])
         with ident.store.db.tx(write=True) as tx:
-            tx.execute("DELETE FROM schema_migrations WHERE version = 2")
+            tx.execute("DELETE FROM schema_migrations WHERE version = ?", (newer,))
         assert ident.rows() == live
         # a backup from a newer schema
         _rewrite_export(tmp_path / "vault", bid, lambda d: d.update(schema_version=7))

@@ -146,7 +146,8 @@ def test_backup_exports_key_series_and_restore_copies_them(observed, tmp_path):
 
     # a default restore into an empty data directory: collections swapped in, the export
     # copied beside the report for review (never pushed back into Prometheus)
-    fresh = cli_env(tmp_path / "fresh-home")
+    key = observed["home"] / "auth" / "backup.key"  # brought along, as on a new machine
+    fresh = cli_env(tmp_path / "fresh-home", CODEWEAVER_BACKUP__SIGNING_KEY_FILE=str(key))
     res = run(["backup", "restore", bid, "--dest", dest.as_uri(), "--json"], fresh)
     assert res.returncode == 0, res.stdout + res.stderr
     report = json.loads(res.stdout)

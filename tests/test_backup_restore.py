@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from backup_support import CLI, cli_env, make_codebase, run, search_ids, status
+from backup_support import CLI, cli_env, make_codebase, run, search_ids, status, write_signed
 from codeweaver.ops.backup.archive import list_files
 
 
@@ -56,10 +56,15 @@ def test_round_trip_after_losing_the_data_dir(golden, home):
     }
     assert manifest["size_mb"] > 0 and len(manifest["archive"]["sha256"]) == 64
 
+    # the operator keeps the signing key apart from the backups, and brings it back
+    kept = home.parent / "kept-backup.key"
+    shutil.copy(home / "auth" / "backup.key", kept)
     shutil.rmtree(home)
+    env["CODEWEAVER_BACKUP__SIGNING_KEY_FILE"] = str(kept)
     res = run(["backup", "restore", made["backup_id"], "--dest", dest.as_uri(), "--json"], env)
     assert res.returncode == 0, res.stdout + res.stderr
     report = json.loads(res.stdout)
+    assert report["signature"] == "valid"
     assert report["ok"] and report["projects"][0]["probes_matched"] == 5
     assert report["live_checks"][0]["probes_matched"] == 5
     assert not (home / "projects" / "proj" / "probes.json").exists()
@@ -123,6 +128,9 @@ def test_a_file_missing_inside_the_archive_is_detected(golden, home, tmp_path):
     manifest["archive"].update(sha256=sha256_file(archive), size=archive.stat().st_size)
     (dest / bid / "manifest.json").write_text(json.dumps(manifest))
     res = run(["backup", "verify", bid, "--dest", dest.as_uri()], env)
+    assert res.returncode == 1 and "signature does not match" in res.stderr
+    write_signed(dest / bid / "manifest.json", manifest, home / "auth" / "backup.key")
+    res = run(["backup", "verify", bid, "--dest", dest.as_uri()], env)
     assert res.returncode == 1 and "missing file projects/proj/manifest.sqlite" in res.stderr
     _assert_restore_refused(env, bid, dest, results, counts, "missing file")
 
@@ -134,9 +142,9 @@ def test_schema_mismatch_is_refused(golden, home):
     bid = backup(env, "--dest", dest.as_uri())["backup_id"]
     path = dest / bid / "manifest.json"
     manifest = json.loads(path.read_text())
-    path.write_text(json.dumps({**manifest, "schema_version": 99}))
+    write_signed(path, {**manifest, "schema_version": 99}, home / "auth" / "backup.key")
     _assert_restore_refused(env, bid, dest, results, counts, "schema version 99")
-    path.write_text(json.dumps({**manifest, "codeweaver_version": "9.0.0"}))
+    write_signed(path, {**manifest, "codeweaver_version": "9.0.0"}, home / "auth" / "backup.key")
     _assert_restore_refused(env, bid, dest, results, counts, "CodeWeaver 9.0.0")
 
 

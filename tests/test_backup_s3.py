@@ -68,7 +68,10 @@ def test_create_list_verify_restore_through_s3(env, s3, tmp_path):
     assert [(b["backup_id"], b["status"]) for b in listed] == [(bid, "verified")]
     assert run(["backup", "verify", bid], env).returncode == 0
 
+    kept = tmp_path / "kept-backup.key"  # the signing key, kept apart from the backups
+    shutil.copy(tmp_path / "home" / "auth" / "backup.key", kept)
     shutil.rmtree(tmp_path / "home")
+    env["CODEWEAVER_BACKUP__SIGNING_KEY_FILE"] = str(kept)
     res = run(["backup", "restore", bid, "--json"], env)
     assert res.returncode == 0, res.stdout + res.stderr
     assert status(env) == counts and search_ids(env) == before

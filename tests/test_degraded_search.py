@@ -82,10 +82,10 @@ def test_provider_down_gives_sparse_only_answers(tmp_path, server, root):
     assert mcp["degraded"] is True and mcp["results"]
 
     async def scenario() -> None:
-        app = create_app(settings, engine, mount_mcp=False)
+        app = create_app(settings, engine, mount_mcp=False, auth_mode="none")
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
                 r = await c.post("/api/v1/search", json={"query": "smtp send", "project": "app"})
                 assert r.status_code == 200 and r.json()["degraded"] is True
                 assert r.json()["results"][0]["symbol"] == "send_email"

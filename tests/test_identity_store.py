@@ -1,5 +1,6 @@
 """The identity store on SQLite and on a real PostgreSQL server: migrations, users,
-API keys, refresh-token families, revoked tokens and lockout — one contract suite."""
+API keys, sessions and refresh-token families, revoked tokens and lockout — one
+contract suite."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pg_server
 from codeweaver.config import Settings
 from codeweaver.errors import ConfigError, InputError, NotFoundError, StoreError
 from codeweaver.ops.auth.db import MIGRATIONS, Database
+from codeweaver.ops.auth.export import latest_version
 from codeweaver.ops.auth.setup import open_store
 from codeweaver.ops.auth.store import IdentityStore
 
@@ -58,14 +60,18 @@ def store(db_factory) -> IdentityStore:
     return IdentityStore(db)
 
 
+ALL_VERSIONS = [v for v, _ in MIGRATIONS]
+LATEST = latest_version()
+
+
 def test_migrations_apply_once_and_in_order(db_factory):
     db = db_factory()
-    assert db.migrate() == [1]
+    assert db.migrate() == ALL_VERSIONS == list(range(1, LATEST + 1))
     assert db.migrate() == []
-    assert db.version() == 1
-    step = (2, ("CREATE TABLE extra_table (id INTEGER PRIMARY KEY)",))
-    assert db.migrate((*MIGRATIONS, step)) == [2]
-    assert db.version() == 2
+    assert db.version() == LATEST
+    step = (LATEST + 1, ("CREATE TABLE extra_table (id INTEGER PRIMARY KEY)",))
+    assert db.migrate((*MIGRATIONS, step)) == [LATEST + 1]
+    assert db.version() == LATEST + 1
     with db.tx() as tx:
         assert tx.all("SELECT id FROM extra_table") == []
 
@@ -87,7 +93,7 @@ def test_concurrent_migrations_apply_each_step_once(db_factory):
     for t in threads:
         t.join()
     assert not errors, errors
-    assert sorted(v for a in applied for v in a) == [1]
+    assert sorted(v for a in applied for v in a) == ALL_VERSIONS
 
 
 def test_users_and_tenants(store):
@@ -105,11 +111,11 @@ def test_users_and_tenants(store):
     with pytest.raises(NotFoundError):
         store.set_role("nobody", "admin")
     assert store.get_user("nobody") is None
-    assert store.session_user("nobody", "j") == (None, False)
+    assert store.session("nobody", "j") == (None, False, None)
     store.revoke_jti("j", time.time() + 60)
-    assert store.session_user("alice", "j") == (got, True)
-    assert store.session_user("alice", "other") == (got, False)
-    assert store.session_user("alice") == (got, False)
+    assert store.session("alice", "j") == (got, True, None)
+    assert store.session("alice", "other") == (got, False, None)
+    assert store.session("alice") == (got, False, None)
 
 
 def test_api_keys(store):
@@ -128,15 +134,44 @@ def test_api_keys(store):
 
 def test_refresh_rotation_and_reuse_revokes_family(store):
     now = time.time()
-    store.add_refresh("h1", "fam", "alice", now + 60)
-    assert store.use_refresh("h1", now) == ("ok", "alice", "fam")
+    store.start_session("h1", "fam", "alice", None, now + 60)
+    assert store.use_refresh("h1", now) == ("ok", "alice", "fam", None)
     store.add_refresh("h2", "fam", "alice", now + 60)
-    assert store.use_refresh("h1", now)[0] == "reused"
-    assert store.use_refresh("h2", now)[0] == "revoked"  # the family went with it
-    assert store.use_refresh("zz", now)[0] == "unknown"
-    store.add_refresh("h3", "fam2", "alice", now - 1)
-    assert store.use_refresh("h3", now)[0] == "expired"
+    assert store.use_refresh("h1", now).outcome == "reused"
+    assert store.use_refresh("h2", now).outcome == "revoked"  # the family went with it
+    assert store.use_refresh("zz", now).outcome == "unknown"
+    store.start_session("h3", "fam2", "alice", None, now - 1)
+    assert store.use_refresh("h3", now).outcome == "expired"
     assert store.family_of("h3") == ("fam2", "alice")
+    store.add_refresh("h4", "no-such-family", "alice", now + 60)
+    assert store.use_refresh("h4", now).outcome == "revoked"
+
+
+def test_sessions_record_their_key_and_end_with_it(store):
+    store.add_user("bot", kind="service", role="developer", tenant="acme", password_hash=None)
+    store.add_key("k1", "bot", "ci", "digest1", None)
+    store.add_key("k2", "bot", "short", "digest2", time.time() + 3600)
+    now = time.time()
+    store.start_session("r1", "f1", "bot", "k1", now + 60)
+    store.start_session("r2", "f2", "bot", "k2", now + 86400)
+    store.start_session("r3", "f3", "bot", None, now + 60)
+    user, revoked, family = store.session("bot", "j", "f1")
+    assert user is not None and not revoked and family is not None
+    assert (family.family_id, family.user, family.key_id) == ("f1", "bot", "k1")
+    assert family.problem(now) is None
+    assert store.session("bot", "j", "nope").family is None
+    assert store.session("bot", "j", "f2").family.problem(now + 7200) == (
+        "the API key of this session is expired"
+    )
+    assert store.use_refresh("r2", now + 7200).outcome == "key revoked"
+    assert store.session("bot", "j", "f2").family.problem(now) == "session revoked"
+    store.revoke_key("k1")  # its sessions end with it: refresh and access alike
+    assert store.session("bot", "j", "f1").family.problem(now) == "session revoked"
+    assert store.use_refresh("r1", now).outcome == "revoked"
+    assert store.session("bot", "j", "f3").family.problem(now) is None  # not the key's
+    assert store.use_refresh("r3", now) == ("ok", "bot", "f3", None)
+    store.revoke_family("f3")
+    assert store.session("bot", "j", "f3").family.revoked_at is not None
 
 
 def test_revoked_jti(store):
@@ -146,19 +181,57 @@ def test_revoked_jti(store):
     assert store.is_revoked("j1")
 
 
-def test_lockout_counts_failures_in_window(store):
+def _fail(store: IdentityStore, name: str, now: float) -> bool | None:
+    """One wrong login: None when it was refused before any check, else whether it locked."""
+    if not store.claim_login(name, now, 300, 5):
+        return None
+    return store.record_failure(name, now, 300, 5, 900)
+
+
+def test_lockout_counts_attempts_in_window(store):
     now = 1000.0
     for i in range(4):
-        assert not store.record_failure("alice", now + i, 300, 5, 900)
+        assert _fail(store, "alice", now + i) is False
     assert store.locked_until("alice") is None
-    assert store.record_failure("alice", now + 4, 300, 5, 900)
+    assert _fail(store, "alice", now + 4) is True
     assert store.locked_until("alice") == now + 4 + 900
+    assert _fail(store, "alice", now + 5) is None  # locked: not even counted
+    assert not store.claim_login("alice", now + 903, 300, 5)
+    assert store.claim_login("alice", now + 905, 300, 5)  # the lock is over
     store.clear_failures("alice")
     assert store.locked_until("alice") is None
-    # old failures fall out of the window
+    # attempts of an earlier window do not count
     for i in range(4):
-        store.record_failure("bob", now + i, 300, 5, 900)
-    assert not store.record_failure("bob", now + 400, 300, 5, 900)
+        _fail(store, "bob", now + i)
+    assert _fail(store, "bob", now + 400) is False
+    # a success forgets the attempts, not a lock
+    real = time.time()
+    _fail(store, "cy", real)
+    store.clear_failures("cy")
+    assert store.claim_login("cy", real, 300, 1)  # forgotten: a new first attempt
+    assert store.record_failure("cy", real, 300, 1, 900)
+    store.clear_failures("cy")
+    assert store.locked_until("cy") == real + 900
+
+
+def test_parallel_logins_claim_at_most_the_limit(db_factory):
+    db = db_factory()
+    db.migrate()
+    stores = [IdentityStore(db_factory()) for _ in range(6)]
+    now = time.time()
+    granted: list[bool] = []
+    barrier = threading.Barrier(len(stores) * 5)
+
+    def go(store: IdentityStore) -> None:
+        barrier.wait()
+        granted.append(store.claim_login("alice", now, 300, 5))
+
+    threads = [threading.Thread(target=go, args=(s,)) for s in stores for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert granted.count(True) == 5 and len(granted) == 30
 
 
 def test_open_store_rejects_other_urls_and_hides_passwords(tmp_path):

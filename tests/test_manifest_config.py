@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from codeweaver.config import load_settings, setting_names
+from codeweaver.config import load_settings, setting_names, user_config_file
 from codeweaver.errors import ConfigError
 from codeweaver.index.manifest import FileRecord, Manifest
 
@@ -33,10 +33,48 @@ def test_settings_env_beats_file_and_file_beats_defaults(tmp_path, monkeypatch):
     assert s.index.exclude == ["x/"] and s.home == tmp_path / "home"
 
 
-def test_default_config_file_in_working_dir(tmp_path, monkeypatch):
+def test_working_dir_file_sets_project_keys_over_the_user_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    Path("codeweaver.toml").write_text("[embedding]\nbatch_size = 8\n")
-    assert load_settings().embedding.batch_size == 8
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert user_config_file() == tmp_path / "xdg" / "codeweaver" / "config.toml"
+    user_config_file().parent.mkdir(parents=True)
+    user_config_file().write_text(
+        "[embedding]\nbatch_size = 4\n[chunking]\nmax_lines = 90\nwindow_lines = 30\n"
+    )
+    Path("codeweaver.toml").write_text('[chunking]\nmax_lines = 40\n[index]\nexclude = ["gen/"]\n')
+    s = load_settings()
+    assert s.embedding.batch_size == 4 and s.chunking.window_lines == 30
+    assert s.chunking.max_lines == 40 and s.index.exclude == ["gen/"]
+    only = tmp_path / "only.toml"
+    only.write_text("[chunking]\nwindow_lines = 20\n")
+    s = load_settings(only)  # --config alone: neither the user's nor the local file
+    assert s.chunking.window_lines == 20 and s.chunking.max_lines == 150
+    assert s.embedding.batch_size == 8
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[embedding]\nbase_url = "http://127.0.0.1:9/v1"\n', "embedding.base_url"),
+        ('home = "/tmp/elsewhere"\n', "home"),
+        ('[backup]\ndest = "file:///tmp/x"\n', "backup.dest"),
+        ('[auth]\nsecret_file = "k"\n', "auth.secret_file"),
+        ('[auth.roles]\nall = ["codeweaver:*:*"]\n', "auth.roles"),
+        ('[index]\nexclude = []\n[redis]\nurl = "redis://evil"\n', "redis.url"),
+        ("[embedding]\nbatch_size = 8\n", "embedding.batch_size"),
+    ],
+)
+def test_working_dir_file_may_not_set_other_keys(tmp_path, monkeypatch, text, key):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    Path("codeweaver.toml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert f"may not set '{key}'" in message and "\n" not in message
+    assert f"--config {tmp_path / 'codeweaver.toml'}" in message
+    assert str(user_config_file()) in message
+    assert load_settings(Path("codeweaver.toml"))  # trusted when passed explicitly
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,7 @@ def env(tmp_path, monkeypatch):
 async def client_for(app):
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             yield client
 
 
@@ -198,7 +198,7 @@ def test_requests_searches_and_logs_through_the_app(env, logs):
     settings = settings.model_copy(
         update={"observability": settings.observability.model_copy(update={"slow_search_ms": 1e-6})}
     )
-    app = create_app(settings, engine, metrics=metrics, mount_mcp=False)
+    app = create_app(settings, engine, metrics=metrics, mount_mcp=False, auth_mode="none")
 
     # without authentication (mode none) every caller is the local user in tenant default
     async def scenario():
@@ -281,7 +281,12 @@ def test_requests_searches_and_logs_through_the_app(env, logs):
 def test_slow_request_warning_and_disabled_metrics(env, logs):
     settings, engine, _ = env
     obs = settings.observability.model_copy(update={"slow_request_ms": 1e-6, "metrics": False})
-    app = create_app(settings.model_copy(update={"observability": obs}), engine, mount_mcp=False)
+    app = create_app(
+        settings.model_copy(update={"observability": obs}),
+        engine,
+        mount_mcp=False,
+        auth_mode="none",
+    )
 
     async def scenario():
         async with client_for(app) as c:
@@ -298,7 +303,7 @@ def test_slow_request_warning_and_disabled_metrics(env, logs):
 
 def test_registered_health_components_and_gauges(env):
     settings, engine, metrics = env
-    app = create_app(settings, engine, metrics=metrics, mount_mcp=False)
+    app = create_app(settings, engine, metrics=metrics, mount_mcp=False, auth_mode="none")
     register_health_check(app, "cache", lambda: ("degraded", "redis unreachable, L1 only"))
 
     def auth_store():
@@ -331,7 +336,7 @@ def test_cache_series_appear_once_the_engine_has_caches(env):
         "embedding": {"hits": 8, "misses": 2, "size_bytes": 4096, "entries": 10},
         "results": {"hits": 0, "misses": 0, "size_bytes": 0, "entries": 0},
     }
-    app = create_app(settings, engine, metrics=metrics, mount_mcp=False)
+    app = create_app(settings, engine, metrics=metrics, mount_mcp=False, auth_mode="none")
 
     async def scenario():
         async with client_for(app) as c:
@@ -395,7 +400,12 @@ def test_metrics_on_a_separate_port(env):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     obs = settings.observability.model_copy(update={"metrics_port": port})
-    app = create_app(settings.model_copy(update={"observability": obs}), engine, metrics=metrics)
+    app = create_app(
+        settings.model_copy(update={"observability": obs}),
+        engine,
+        metrics=metrics,
+        auth_mode="none",
+    )
 
     async def scenario():
         async with client_for(app) as c:

@@ -2,12 +2,21 @@
 
 Sources, highest priority first: constructor arguments, environment variables
 (prefix ``CODEWEAVER_``, nesting with ``__``, e.g. ``CODEWEAVER_SEARCH__RRF_K``), the
-TOML file (``--config`` or ``codeweaver.toml`` in the working directory), defaults.
-Every setting is declared here; ``SETTINGS_DOC`` lists them for the docs test.
+TOML file given with ``--config``, else the user's file
+(``$XDG_CONFIG_HOME/codeweaver/config.toml``, by default ``~/.config/…``) under the
+project keys of a ``codeweaver.toml`` in the working directory, then defaults.
+
+A working directory may be an untrusted checkout, so its ``codeweaver.toml`` may set
+only ``PROJECT_KEYS`` (what to index and how to chunk it); any other key there (an
+endpoint, ``home``, a destination, a secret or a key file) stops the command with an
+error naming the key, until the file is passed explicitly with ``--config``.
+Every setting is declared here; ``setting_names`` lists them for the docs test.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +31,7 @@ from pydantic_settings import (
 from codeweaver.errors import ConfigError
 
 __all__ = [
+    "PROJECT_KEYS",
     "AuthSettings",
     "BackupSettings",
     "CacheSettings",
@@ -39,9 +49,26 @@ __all__ = [
     "Settings",
     "load_settings",
     "setting_names",
+    "user_config_file",
 ]
 
 DEFAULT_CONFIG_FILE = "codeweaver.toml"
+PROJECT_KEYS = frozenset(
+    {
+        "index.max_file_bytes",
+        "index.exclude",
+        "index.use_git",
+        "index.batch_chunks",
+        "chunking.max_lines",
+        "chunking.max_chars",
+        "chunking.window_lines",
+        "chunking.window_overlap",
+        "chunking.context_path",
+        "chunking.context_container",
+        "chunking.context_signature",
+    }
+)
+"""The only keys a ``codeweaver.toml`` in the working directory may set."""
 
 
 class _Section(BaseModel):
@@ -178,6 +205,15 @@ class ObservabilitySettings(_Section):
     metrics: bool = Field(True, description="Record Prometheus metrics and serve /metrics.")
     metrics_port: int | None = Field(
         None, ge=1, le=65535, description="Also serve /metrics on this port (separate listener)."
+    )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Interface of the metrics_port listener; it has no authentication, so a "
+        "non-loopback host exposes every tenant's metrics to anyone who can reach it.",
+    )
+    health_cache_seconds: float = Field(
+        5.0, ge=0, le=300, description="Reuse the public /health result this long (0: never)."
     )
     log_format: Literal["json", "console"] = Field(
         "json", description="Server log format: JSON lines or human-readable console lines."
@@ -343,6 +379,23 @@ class AuthSettings(_Section):
     audit_file: str = Field(
         "audit.log", description="Audit JSON-lines file, relative to home ('' : logger only)."
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Reverse proxies (IP addresses or CIDR networks) whose X-Forwarded-For "
+        "is believed for the client address (empty: the header is ignored).",
+    )
+
+    @field_validator("trusted_proxies", mode="after")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or CIDR network (e.g. 10.0.0.5, 10.0.0.0/8)"
+                ) from None
+        return [item.strip() for item in value]
 
 
 class DatabaseSettings(_Section):
@@ -397,6 +450,12 @@ class BackupSettings(_Section):
         ge=1,
         description="Resolution of the metrics export (raised to stay within Prometheus's "
         "11,000 points per series).",
+    )
+    signing_key_file: Path | None = Field(
+        None,
+        description="Key that signs every backup's manifest (HMAC-SHA256); verify and restore "
+        "refuse backups it did not sign. Default: <home>/auth/backup.key, created 0600 by the "
+        "first backup and never included in one.",
     )
 
 
@@ -487,12 +546,52 @@ def _format_error(exc: ValidationError) -> str:
     return f"invalid setting '{loc}' ({env}): {err['msg']}{more}"
 
 
+def user_config_file() -> Path:
+    """The user's settings file: ``$XDG_CONFIG_HOME/codeweaver/config.toml``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base).expanduser() / "codeweaver" / "config.toml"
+
+
+def _file_values(config: Path | None) -> dict[str, Any]:
+    """``--config`` alone when given; else the user's file under the working
+    directory's project keys."""
+    if config is not None:
+        return _read_toml(config)
+    user = user_config_file()
+    values = _read_toml(user) if user.is_file() else {}
+    local = Path(DEFAULT_CONFIG_FILE)
+    if local.is_file():
+        values = _deep_merge(values, _project_values(local.absolute(), user))
+    return values
+
+
+def _project_values(path: Path, user: Path) -> dict[str, Any]:
+    values = _read_toml(path)
+    for key in _dotted_keys(values):
+        if key not in PROJECT_KEYS:
+            env = "CODEWEAVER_" + key.upper().replace(".", "__")
+            raise ConfigError(
+                f"{path} in the working directory may not set '{key}' (only index.* and "
+                f"chunking.* keys are read from there): set it in {user} or {env}, or pass "
+                f"--config {path} to trust the file"
+            )
+    return values
+
+
+def _dotted_keys(values: dict[str, Any]) -> list[str]:
+    keys: list[str] = []
+    for name, value in values.items():
+        if isinstance(value, dict):
+            keys.extend(f"{name}.{sub}" for sub in value)
+        else:
+            keys.append(name)
+    return keys
+
+
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
-    """Build Settings from defaults, the TOML file, env vars and overrides (in rising priority)."""
-    path = config
-    if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
-        path = Path(DEFAULT_CONFIG_FILE)
-    file_values = _read_toml(path) if path is not None else {}
+    """Build Settings from defaults, the TOML files, env vars and overrides (in rising
+    priority); see the module's docstring for which files."""
+    file_values = _file_values(config)
     try:
         base = Settings(**overrides)  # env + overrides
         if not file_values:

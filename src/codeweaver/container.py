@@ -17,7 +17,7 @@ from codeweaver.core.embedding_cache import CachingEmbedder, strip_path_header
 from codeweaver.engine import Engine, StoreFactory
 from codeweaver.errors import ConfigError
 from codeweaver.index.pipeline import IndexOptions
-from codeweaver.index.projects import Project, ProjectRegistry
+from codeweaver.index.projects import Project, ProjectRegistry, validate_project_name
 from codeweaver.index.roots import RootPolicy
 from codeweaver.ops.backup import BackupService
 from codeweaver.ops.instrumented import InstrumentedEmbedder, InstrumentedStore
@@ -308,6 +308,7 @@ def build_backup_service(
             projects,
             writer_lock,
             running,
+            validate_project_name,
             server=server,
             exclusive_home=lambda action: home_exclusive(settings.home, action),
         )

@@ -43,7 +43,15 @@ from codeweaver.types import (
     VectorStore,
 )
 
-__all__ = ["ALL_TENANTS", "Engine", "StoreFactory", "Tenants", "visible"]
+__all__ = [
+    "ALL_TENANTS",
+    "Engine",
+    "StoreFactory",
+    "Tenants",
+    "sees_all",
+    "tenant_visible",
+    "visible",
+]
 
 StoreFactory = Callable[[Project], VectorStore]
 Tenants = Collection[str] | None
@@ -51,9 +59,19 @@ ALL_TENANTS = "*"
 log = logging.getLogger("codeweaver.engine")
 
 
+def sees_all(tenants: Tenants) -> bool:
+    """Whether a caller limited to ``tenants`` sees every tenant."""
+    return tenants is None or ALL_TENANTS in tenants
+
+
 def visible(project: Project, tenants: Tenants) -> bool:
     """Whether a caller limited to ``tenants`` may see ``project``."""
-    return tenants is None or ALL_TENANTS in tenants or project.tenant in tenants
+    return tenant_visible(project.tenant, tenants)
+
+
+def tenant_visible(tenant: str, tenants: Tenants) -> bool:
+    """Whether a caller limited to ``tenants`` may see data of ``tenant``."""
+    return tenants is None or ALL_TENANTS in tenants or tenant in tenants
 
 
 @dataclass(slots=True)
@@ -380,16 +398,19 @@ class Engine:
     def cache_health(self) -> tuple[str, str]:
         return self._caches.health()
 
-    def cache_report(self, top: int = 10) -> dict[str, Any]:
-        """Counts of this process, the shared cache's state and each project's top searches."""
+    def cache_report(self, top: int = 10, tenants: Tenants = None) -> dict[str, Any]:
+        """Counts of this process, the shared cache's state and the top searches of each
+        project of ``tenants`` (only those searches made in ``tenants``)."""
         popular = self._caches.popular
+
+        def searches(name: str) -> list[dict[str, Any]]:
+            rows = popular.report(name, top) if popular else []
+            return [r for r in rows if tenant_visible(str(r["tenant"]), tenants)]
+
         return {
             "stats": self.cache_stats(),
             "shared": self._caches.shared_info(),
-            "popular": {
-                p.name: popular.report(p.name, top) if popular else []
-                for p in self._registry.list()
-            },
+            "popular": {p.name: searches(p.name) for p in self._projects(tenants)},
         }
 
     def clear_cache(self, project: str | None = None) -> dict[str, int]:

@@ -35,9 +35,13 @@ class S3Destination:
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
         progress: Callable[[int], None] | None = None,
+        is_backup_id: Callable[[str], bool],
     ) -> None:
-        """``progress`` is called with the byte count of every transferred part."""
+        """``progress`` is called with the byte count of every transferred part;
+        ``is_backup_id`` tells a backup's prefix from anything else in the bucket, which
+        is never listed or deleted."""
         self.bucket = bucket
+        self._is_backup_id = is_backup_id
         self._progress = progress
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
         self.uri = f"s3://{bucket}/{self.prefix}"
@@ -104,9 +108,11 @@ class S3Destination:
                     ids.add(str(common["Prefix"])[len(self.prefix) :].strip("/"))
         except _ERRORS as exc:
             raise self._fail("list", "backups", exc) from exc
-        return sorted(i for i in ids if i)
+        return sorted(i for i in ids if self._is_backup_id(i))
 
     def delete_backup(self, backup_id: str) -> None:
+        if not self._is_backup_id(backup_id):
+            raise BackupError(f"refusing to delete {backup_id!r} at {self.uri}: not a backup id")
         try:
             pages = self._s3.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=self._key(f"{backup_id}/")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
 
@@ -23,18 +24,20 @@ from codeweaver.api.auth_middleware import (
 )
 from codeweaver.api.backups import start_scheduler
 from codeweaver.api.errors import install_error_handlers
-from codeweaver.api.health import Status, register_health_check
+from codeweaver.api.health import HealthCache, Status, register_health_check
+from codeweaver.api.host_guard import HostGuardMiddleware, mcp_transport_lists
+from codeweaver.api.mcp_sessions import SessionOwnerMiddleware
 from codeweaver.api.middleware import RequestContextMiddleware
 from codeweaver.api.observability import ObservabilityMiddleware, observing
 from codeweaver.api.routes import ROUTES
 from codeweaver.config import Settings
 from codeweaver.container import build_engine
 from codeweaver.engine import Engine
-from codeweaver.errors import EmbeddingError
+from codeweaver.errors import ConfigError, EmbeddingError
 from codeweaver.mcp import streamable_http_app
 from codeweaver.ops.auth.rbac import Roles
 from codeweaver.ops.auth.service import AuthService
-from codeweaver.ops.auth.setup import build_audit, build_auth, build_limiter
+from codeweaver.ops.auth.setup import build_audit, build_auth, build_limiter, effective_mode
 from codeweaver.ops.auth.tokens import load_keys
 from codeweaver.ops.metrics import Metrics
 from codeweaver.ops.telemetry import Telemetry
@@ -92,21 +95,24 @@ def create_app(
     job_workers: int = 2,
     watch: Sequence[Path] = (),
     mount_mcp: bool = True,
-    metrics_host: str = "127.0.0.1",
     metrics: Metrics | None = None,
     auth_mode: str | None = None,
+    bind_host: str | None = None,
 ) -> FastAPI:
     """The HTTP API. Without ``engine`` one is built from ``settings`` at startup.
 
-    ``auth_mode`` is ``"none"`` or ``"jwt"`` (``codeweaver serve`` decides it from the
-    bind address); by default ``auth.mode``, with ``auto`` meaning ``none``.
+    Authentication fails closed: ``auth.mode`` ``auto`` means ``jwt`` unless
+    ``bind_host`` (the address the caller is about to bind, as ``codeweaver serve``
+    passes it) is loopback, and ``none`` needs a loopback ``bind_host``. ``auth_mode``
+    (``"none"`` or ``"jwt"``) overrides both, for callers that decide themselves.
+    Without authentication only loopback ``Host`` names and origins are served.
 
     An engine passed in belongs to the caller and is not closed at shutdown. The MCP
     endpoint (streamable HTTP) is mounted at ``/mcp`` once the engine exists; every
     folder in ``watch`` is indexed and then kept fresh by a watcher. With
-    ``observability.metrics_port`` set, ``/metrics`` is also served on that port of
-    ``metrics_host``. ``metrics`` (the caller's, e.g. the one its engine reports to)
-    replaces the app's own.
+    ``observability.metrics_port`` set, ``/metrics`` is also served, without
+    authentication, on that port of ``observability.metrics_host``. ``metrics`` (the
+    caller's, e.g. the one its engine reports to) replaces the app's own.
     """
 
     @asynccontextmanager
@@ -125,11 +131,9 @@ def create_app(
             watcher.start()
         scheduler = start_scheduler(settings)
         try:
-            with observing(app, eng, telemetry, obs.metrics_port, metrics_host):
+            with observing(app, eng, telemetry, obs.metrics_port, obs.metrics_host):
                 if mount_mcp:
-                    mcp_app = streamable_http_app(
-                        eng, audit=app.state.audit, require_auth=True, jobs=jobs
-                    )
+                    mcp_app = _mcp_app(eng, app, settings, bind_host, jobs)
                     app.router.routes.append(Mount("/mcp", app=mcp_app))
                     async with mcp_app.router.lifespan_context(mcp_app):
                         yield
@@ -160,7 +164,7 @@ def create_app(
         summary="Semantic code search over HTTP.",
         lifespan=lifespan,
     )
-    mode = _mode(settings, auth_mode)
+    mode = _mode(settings, auth_mode, bind_host)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.engine = None
@@ -169,6 +173,7 @@ def create_app(
     app.state.auth_mode = mode
     app.state.audit = build_audit(settings)
     app.state.limiter = build_limiter(settings)
+    app.state.health_cache = HealthCache(obs.health_cache_seconds)
     for route in ROUTES:
         app.add_api_route(
             route.path,
@@ -182,12 +187,34 @@ def create_app(
     return app
 
 
+def _mcp_app(
+    eng: Engine, app: FastAPI, settings: Settings, bind_host: str | None, jobs: JobManager
+) -> Starlette:
+    """The MCP endpoint: sessions bound to their callers and, without authentication,
+    the SDK's own Host/Origin check on the loopback lists."""
+    hosts: list[str] | None = None
+    origins: list[str] | None = None
+    if app.state.auth_mode == "none":
+        hosts, origins = mcp_transport_lists(bind_host, settings.auth.cors_origins)
+    mcp_app = streamable_http_app(
+        eng,
+        allowed_hosts=hosts,
+        allowed_origins=origins,
+        audit=app.state.audit,
+        require_auth=True,
+        jobs=jobs,
+    )
+    mcp_app.add_middleware(SessionOwnerMiddleware, audit=app.state.audit)
+    return mcp_app
+
+
 def _install_middleware(
     app: FastAPI, settings: Settings, mode: str, metrics: Metrics | None
 ) -> None:
     """Outermost first: CORS (when configured), security headers, request ids and the
-    body limit, metrics and access logs (so refusals are counted too), then
-    authentication / authorization / rate limits."""
+    body limit, metrics and access logs (so refusals are counted too), the loopback
+    Host/Origin guard (without authentication), then authentication / authorization /
+    rate limits."""
     table = compile_table((r.method, r.path, r.permission) for r in ROUTES)
     app.add_middleware(
         AuthMiddleware,
@@ -195,6 +222,8 @@ def _install_middleware(
         table=table,
         max_query_bytes=settings.auth.max_query_string_bytes,
     )
+    if mode == "none":
+        app.add_middleware(HostGuardMiddleware, cors_origins=settings.auth.cors_origins)
     app.add_middleware(
         ObservabilityMiddleware,
         metrics=metrics,
@@ -211,8 +240,22 @@ def _install_middleware(
         )
 
 
-def _mode(settings: Settings, auth_mode: str | None) -> str:
-    mode = auth_mode or ("none" if settings.auth.mode == "auto" else settings.auth.mode)
+def _mode(settings: Settings, auth_mode: str | None, bind_host: str | None) -> str:
+    """``none`` or ``jwt``; see :func:`create_app`."""
+    if auth_mode is not None:
+        mode = auth_mode
+    elif bind_host is not None:
+        mode = effective_mode(settings, bind_host)
+    elif settings.auth.mode == "none":
+        raise ConfigError(
+            "auth.mode 'none' is only allowed on a loopback address, and this app does not "
+            "know its bind address: pass create_app(settings, bind_host=HOST) or use "
+            "CODEWEAVER_AUTH__MODE=jwt"
+        )
+    else:  # "auto" with an unknown bind address: authenticate
+        mode = "jwt"
+    if mode not in ("none", "jwt"):
+        raise ConfigError(f"invalid auth mode {mode!r}: expected 'none' or 'jwt'")
     if mode == "jwt":  # bad keys or roles stop the start with a clear message
         load_keys(settings.auth, settings.home)
         Roles(settings.auth.roles)

@@ -4,7 +4,11 @@
 table; the MCP mount and unknown paths need any valid caller), authenticates the
 bearer credential (access token or API key), checks the role, applies the rate
 limits and records the caller in ``request.state.user`` / ``request.state.tenant_id``
-/ ``request.state.principal``. Every refusal is audited (``authz.denied``).
+/ ``request.state.principal``. Every refusal is audited (``authz.denied``). With the
+identity store on PostgreSQL the credential check waits on the network, so it runs on
+a small pool of its own threads, never on the event loop: a slow or locked database
+delays only the requests that need it. SQLite reads (a local file in WAL mode, which
+writers never block) take a fraction of the thread hand-off and stay on the loop.
 
 ``SecurityHeadersMiddleware`` adds the security headers to every response and audits
 requests refused for their size.
@@ -12,8 +16,11 @@ requests refused for their size.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,6 +41,7 @@ __all__ = ["MCP_PREFIX", "AuthMiddleware", "SecurityHeadersMiddleware", "compile
 MCP_PREFIX = "/mcp"
 ANONYMOUS = "anonymous"
 NO_TENANT = "-"
+AUTH_THREADS = 8  # threads (and identity-store connections) checking credentials
 Table = list[tuple[str, re.Pattern[str], str]]
 
 SECURITY_HEADERS = [
@@ -58,6 +66,12 @@ def compile_table(routes: Iterable[tuple[str, str, str]]) -> Table:
     return table
 
 
+def _remote_store(app_state: Any) -> bool:
+    """Whether the identity store is across the network (PostgreSQL)."""
+    service: AuthService | None = getattr(app_state, "auth", None)
+    return service is not None and service.store.db.postgres
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
@@ -71,6 +85,15 @@ class AuthMiddleware:
         self.mode = mode
         self.table = table
         self.max_query = max_query_bytes
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def _executor(self) -> ThreadPoolExecutor:
+        """Long-lived threads, so that each keeps its one store connection."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(AUTH_THREADS, thread_name_prefix="cw-auth")
+            return self._pool
 
     def permission_for(self, method: str, path: str) -> str:
         if path == MCP_PREFIX or path.startswith(MCP_PREFIX + "/"):
@@ -91,8 +114,17 @@ class AuthMiddleware:
         if len(scope.get("query_string", b"")) > self.max_query:
             await self._refuse(scope, receive, send, 414, "uri_too_long", "query string too long")
             return
+        permission = (
+            PUBLIC if self.mode == "none" else self.permission_for(scope["method"], scope["path"])
+        )
         try:
-            principal = self._principal(scope, app_state)
+            if permission == PUBLIC or not _remote_store(app_state):
+                principal = self._principal(scope, app_state, permission)
+            else:
+                loop = asyncio.get_running_loop()
+                principal = await loop.run_in_executor(
+                    self._executor(), self._principal, scope, app_state, permission
+                )
         except CodeWeaverError as exc:
             await self._denied(scope, receive, send, exc)
             return
@@ -100,15 +132,18 @@ class AuthMiddleware:
             state.update(user=principal.user, tenant_id=principal.tenant, principal=principal)
         await self.app(scope, receive, send)
 
-    def _principal(self, scope: Scope, app_state: Any) -> Principal | None:
+    def _principal(
+        self, scope: Scope, app_state: Any, permission: str | None = None
+    ) -> Principal | None:
         """The caller (None: anonymous on a public route); raises to refuse."""
         if self.mode == "none":
             return LOCAL
-        permission = self.permission_for(scope["method"], scope["path"])
+        if permission is None:
+            permission = self.permission_for(scope["method"], scope["path"])
         service: AuthService = app_state.auth
         limiter: RateLimiter = app_state.limiter
         if permission == PUBLIC:
-            if scope["path"].startswith("/auth/"):
+            if scope["path"].startswith("/auth/") or scope["path"] == "/health":
                 client = (scope.get("client") or ("unknown", 0))[0]
                 limiter.check(f"ip:{client}", f"ip:{client}")
             return None

@@ -26,6 +26,7 @@ from codeweaver.ops.backup.priority import background_process
 
 __all__ = [
     "BackupBody",
+    "VerifyBody",
     "backup_job",
     "create_backup",
     "create_in_child",
@@ -48,6 +49,16 @@ class BackupBody(BaseModel):
     project: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     verify: bool = True
     wait: bool = False
+
+
+class VerifyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    allow_unsigned: bool = Field(
+        False,
+        description="Check a backup that is unsigned or not signed with this server's key "
+        "(audited; it is never recorded as verified).",
+    )
 
 
 def _service(request: Request) -> BackupService:
@@ -126,10 +137,21 @@ def list_backups(request: Request) -> dict[str, Any]:
     return {"backups": _service(request).list()}
 
 
-def verify_backup(request: Request, backup_id: BackupId) -> dict[str, Any]:
-    result = _service(request).verify(backup_id)
+def verify_backup(
+    request: Request, backup_id: BackupId, body: VerifyBody | None = None
+) -> dict[str, Any]:
+    allow_unsigned = body is not None and body.allow_unsigned
+    result = _service(request).verify(backup_id, allow_unsigned=allow_unsigned)
     outcome = "success" if result.get("ok") else "failure"
-    audit_admin(request, "backup.verify", outcome, backup_id=backup_id)
+    audit_admin(
+        request,
+        "backup.verify",
+        outcome,
+        (result.get("problems") or [None])[0],
+        backup_id=backup_id,
+        signature=result.get("signature"),
+        allow_unsigned=allow_unsigned,
+    )
     return result
 
 

@@ -54,24 +54,28 @@ def _settings(request: Request) -> Settings:
 
 
 # ------------------------------------------------------------------ health
-def _components(request: Request) -> dict[str, dict[str, Any]]:
+def _components(request: Request, tenants: tuple[str, ...] | None) -> dict[str, dict[str, Any]]:
     return health.check_health(
         _engine(request),
         _settings(request).home,
         _jobs(request).active_projects(),
         health.registered_checks(request.app),
+        tenants=tenants,
     )
 
 
 def health_summary(request: Request) -> JSONResponse:
-    components = _components(request)
+    """Anyone may ask: statuses only, from a check at most a few seconds old."""
+    _engine(request)  # while starting or stopping: 503, and nothing cached
+    cache: health.HealthCache = request.app.state.health_cache
+    components = cache.get(lambda: _components(request, None))
     status = health.overall(components)
     body = {"status": status, "components": {k: v["status"] for k, v in components.items()}}
     return JSONResponse(body, status_code=503 if status == "unhealthy" else 200)
 
 
 def api_health(request: Request) -> JSONResponse:
-    components = _components(request)
+    components = _components(request, tenants_of(request))
     status = health.overall(components)
     body = {"status": status, "components": components}
     return JSONResponse(body, status_code=503 if status == "unhealthy" else 200)
@@ -108,7 +112,7 @@ def search(request: Request, body: SearchBody) -> dict[str, Any]:
 
 
 def cache_stats(request: Request) -> dict[str, Any]:
-    return _engine(request).cache_report(top=10)
+    return _engine(request).cache_report(top=10, tenants=tenants_of(request))
 
 
 def structural_search(request: Request, body: StructuralBody) -> dict[str, Any]:

@@ -9,15 +9,17 @@ the overall status and exported as ``codeweaver_health_check{component}``.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from codeweaver.engine import Engine
+from codeweaver.engine import Engine, Tenants, sees_all
 from codeweaver.errors import EmbeddingError
 
 __all__ = [
+    "HealthCache",
     "HealthCheck",
     "check_health",
     "overall",
@@ -45,8 +47,10 @@ def _timed(check: Callable[[], tuple[Status, str]]) -> dict[str, Any]:
     return {"status": status, "detail": detail, "latency_ms": latency}
 
 
-def _store(engine: Engine, seen: list[dict[str, Any]] | None = None) -> tuple[Status, str]:
-    projects = engine.list_projects()
+def _store(
+    engine: Engine, seen: list[dict[str, Any]] | None = None, tenants: Tenants = None
+) -> tuple[Status, str]:
+    projects = engine.list_projects(tenants=tenants)
     if seen is not None:
         seen.extend(projects)
     points = sum(int(p["points"]) for p in projects)
@@ -111,10 +115,15 @@ def check_health(
     home: Path,
     indexing: set[str],
     extra: Mapping[str, HealthCheck] | None = None,
+    tenants: Tenants = None,
 ) -> dict[str, dict[str, Any]]:
+    """Every component; the store and freshness ones count and name only the projects
+    of ``tenants`` (None or ``"*"``: all)."""
     projects: list[dict[str, Any]] = []
-    store = _timed(lambda: _store(engine, projects))
+    store = _timed(lambda: _store(engine, projects, tenants))
     if store["status"] == "healthy":
+        if not sees_all(tenants):
+            indexing = indexing & {str(p["project"]) for p in projects}
         freshness = _timed(lambda: _freshness(projects, indexing))
     else:
         freshness = {"status": "degraded", "detail": "store unavailable", "latency_ms": 0.0}
@@ -128,6 +137,26 @@ def check_health(
     for name, check in (extra or {}).items():
         components[name] = _timed(check)
     return components
+
+
+class HealthCache:
+    """The last full check, reused for ``seconds``; one check at a time computes it
+    (concurrent callers wait for it instead of starting their own)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._value: dict[str, dict[str, Any]] | None = None
+        self._at = 0.0
+
+    def get(self, compute: Callable[[], dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            fresh = self._value is not None and time.monotonic() - self._at < self.seconds
+            if not fresh:
+                self._value = compute()
+                self._at = time.monotonic()
+            assert self._value is not None
+            return self._value
 
 
 def overall(components: dict[str, dict[str, Any]]) -> Status:

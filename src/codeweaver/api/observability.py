@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codeweaver.api import health
+from codeweaver.api.access import tenants_of
+from codeweaver.engine import Engine, sees_all
 from codeweaver.errors import NotFoundError, StoreError
 from codeweaver.ops.logs import DEFAULT_TENANT, DEFAULT_USER, bind_request, reset_request
 from codeweaver.ops.memory import MAX_SAMPLE_SECONDS, MAX_TOP, memory_report
@@ -23,6 +27,7 @@ from codeweaver.ops.telemetry import Telemetry
 
 __all__ = [
     "ObservabilityMiddleware",
+    "TenantView",
     "debug_memory",
     "health_statuses",
     "metrics",
@@ -116,10 +121,49 @@ def _metrics_of(request: Request) -> Metrics:
     return m
 
 
+class TenantView(Collector):
+    """The series of ``source`` a caller limited to ``tenants`` may see: none labelled
+    with another tenant (``tenant_id``) or with a project outside ``projects``
+    (``project``, ``collection``); unlabelled, process-wide series stay."""
+
+    def __init__(
+        self, source: Collector, tenants: Collection[str], projects: Collection[str]
+    ) -> None:
+        self._source = source
+        self._tenants = frozenset(tenants)
+        self._projects = frozenset(projects)
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._source.collect():
+            kept = Metric(family.name, family.documentation, family.type, family.unit)
+            kept.samples = [s for s in family.samples if self._keep(s.labels)]
+            yield kept
+
+    def _keep(self, labels: dict[str, str]) -> bool:
+        tenant = labels.get("tenant_id")
+        if tenant is not None and tenant not in self._tenants:
+            return False
+        return all(labels[k] in self._projects for k in ("project", "collection") if k in labels)
+
+
+def _visible_projects(request: Request, tenants: Collection[str]) -> list[str]:
+    engine: Engine | None = getattr(request.app.state, "engine", None)
+    if engine is None:
+        return []
+    return [str(p["project"]) for p in engine.list_projects(tenants=tenants)]
+
+
 def metrics(request: Request) -> Response:
-    """Prometheus text exposition of every CodeWeaver series."""
-    data = generate_latest(_metrics_of(request).exposition_registry())
-    return Response(data, media_type=CONTENT_TYPE_LATEST)
+    """Prometheus text exposition: every series for a caller of every tenant, else only
+    the caller's tenants' series and process-wide ones."""
+    source: Collector = _metrics_of(request).exposition_registry()
+    tenants = tenants_of(request)
+    if not sees_all(tenants):
+        source = TenantView(source, tenants, _visible_projects(request, tenants))
+    return Response(generate_latest(source), media_type=CONTENT_TYPE_LATEST)
 
 
 def health_statuses(app: Any) -> dict[str, str]:
@@ -148,7 +192,7 @@ def debug_memory(
         top=top,
         seconds=seconds,
         cache_stats=stats() if callable(stats) else None,
-        projects=engine.list_projects(),
+        projects=engine.list_projects(tenants=tenants_of(request)),
     )
 
 

@@ -76,7 +76,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/v1/cache",
         h.cache_stats,
-        "Cache hit/miss counts, shared cache state, popular searches of every tenant.",
+        "Cache hit/miss counts, shared cache state, popular searches of the caller's tenants.",
         permission=CACHE_READ,
     ),
     Route(

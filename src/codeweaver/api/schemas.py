@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from codeweaver.core.pathglob import MAX_GLOB_CHARS
+
 __all__ = ["IndexBody", "SearchBody", "StructuralBody"]
 
 
@@ -29,7 +31,7 @@ class SearchBody(_Body):
     limit: int = Field(10, ge=1, le=100)
     project: Name | None = None
     language: Short | None = None
-    path: Annotated[Text, Field(min_length=1, max_length=1000)] | None = None
+    path: Annotated[Text, Field(min_length=1, max_length=MAX_GLOB_CHARS)] | None = None
     kind: Short | None = None
 
 

@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 failure, 2 usage (bad arguments, bad input, unknown names).
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -180,7 +181,13 @@ def projects_remove(
     render.info(f"removed project {name}")
 
 
+# every folder CodeWeaver creates is 0700 and every file 0600: the data directory holds
+# the identity store, keys and secrets, and backups hold copies of them
+PRIVATE_UMASK = 0o077
+
+
 def main() -> None:
+    os.umask(PRIVATE_UMASK)
     try:
         app()
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -12,7 +13,7 @@ from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import settings_from
 
 if TYPE_CHECKING:
-    pass
+    from codeweaver.config import Settings
 
 
 __all__ = ["register"]
@@ -31,6 +32,14 @@ ComponentsOpt = Annotated[
 ]
 ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help="Only this project.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+UnsignedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unsigned",
+        help="Accept a backup that is unsigned (made before backups were signed) or not "
+        "signed with this server's key. Only for a backup you trust; audited.",
+    ),
+]
 
 
 def _components(values: list[str] | None) -> list[str] | None:
@@ -55,6 +64,24 @@ RateOpt = Annotated[
         "backup.max_mb_per_second).",
     ),
 ]
+
+
+def _audit(
+    settings: Settings, action: str, backup_id: str, result: dict[str, Any], allow_unsigned: bool
+) -> None:
+    """``admin.backup.<action>`` in the audit log, as the HTTP routes record theirs."""
+    from codeweaver.ops.auth.setup import build_audit
+
+    build_audit(settings).emit(
+        f"admin.backup.{action}",
+        user=f"cli:{getpass.getuser()}",
+        route="cli",
+        outcome="success" if result["ok"] else "failure",
+        reason=(result["problems"] or [None])[0],
+        backup_id=backup_id,
+        signature=result.get("signature"),
+        allow_unsigned=allow_unsigned,
+    )
 
 
 def _fail_unless_ok(result: dict[str, Any]) -> None:
@@ -145,14 +172,18 @@ def verify(
     backup_id: Annotated[str, typer.Argument(help="Backup id.")],
     dest: DestOpt = None,
     max_rate: RateOpt = None,
+    allow_unsigned: UnsignedOpt = False,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Download a backup and check every checksum and the manifest's completeness."""
+    """Download a backup and check its signature, every checksum and the manifest."""
     from codeweaver.container import build_backup_service
 
-    service = build_backup_service(settings_from(config))
-    out = service.verify(backup_id, dest, max_mb_per_second=max_rate)
+    settings = settings_from(config)
+    service = build_backup_service(settings)
+    out = service.verify(backup_id, dest, max_mb_per_second=max_rate, allow_unsigned=allow_unsigned)
+    if allow_unsigned:
+        _audit(settings, "verify", backup_id, out, allow_unsigned)
     _emit(out, json_out, f"backup {backup_id}: {'OK' if out['ok'] else 'FAILED'}")
     _fail_unless_ok(out)
 
@@ -186,20 +217,25 @@ def restore(
     dest: DestOpt = None,
     components: ComponentsOpt = None,
     project: ProjectOpt = None,
+    allow_unsigned: UnsignedOpt = False,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Verify a backup, restore it beside the live data and swap it in."""
+    """Verify a backup (signature, checksums), restore it beside the live data and swap it
+    in."""
     from codeweaver.container import build_backup_service
 
-    service = build_backup_service(settings_from(config))
+    settings = settings_from(config)
+    service = build_backup_service(settings)
     report = service.restore(
         backup_id,
         dest,
         components=_components(components),
         project=project,
         on_step=None if json_out else render.info,
+        allow_unsigned=allow_unsigned,
     )
+    _audit(settings, "restore", backup_id, report, allow_unsigned)
     line = (
         f"restored {', '.join(report['components_restored']) or 'nothing'} from {backup_id}"
         if report["ok"]

@@ -10,5 +10,10 @@ import typer
 __all__ = ["ConfigOpt"]
 
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="TOML settings file (default: ./codeweaver.toml).")
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML settings file, trusted in full (default: ~/.config/codeweaver/config.toml, "
+        "plus the index/chunking keys of ./codeweaver.toml).",
+    ),
 ]

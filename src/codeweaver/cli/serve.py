@@ -56,19 +56,17 @@ def register(app: typer.Typer) -> None:
         """Serve the HTTP API (search, index jobs, projects, health)."""
         from codeweaver.api import create_app
         from codeweaver.index.discovery import resolve_root
-        from codeweaver.ops.auth.setup import effective_mode
+        from codeweaver.ops.auth.setup import proxy_options
         from codeweaver.ops.logs import configure_logging
         from codeweaver.owner.host import run_beside
 
         settings = settings_from(config)
-        mode = effective_mode(settings, host)
         obs = settings.observability
         configure_logging(settings.log_level, obs.log_format, obs.log_file)
         app = create_app(
             settings,
             watch=[resolve_root(p) for p in watch or []],
-            metrics_host=host,
-            auth_mode=mode,
+            bind_host=host,  # the auth mode follows from it: none only on loopback
         )
         with _sigterm_exits_cleanly():
             run_beside(  # the TCP API, and the owner socket for local clients
@@ -81,4 +79,5 @@ def register(app: typer.Typer) -> None:
                 log_config=None,  # our handler formats uvicorn's records too
                 access_log=False,  # codeweaver.access logs every request instead
                 timeout_graceful_shutdown=15,
+                **proxy_options(settings),
             )

@@ -10,9 +10,19 @@ from pathlib import Path
 
 from codeweaver.errors import IndexingError
 
-__all__ = ["HomeInUse", "home_exclusive", "writer_lock"]
+__all__ = ["HomeInUse", "home_exclusive", "private_home", "writer_lock"]
 
 _IN_USE = "in-use.lock"
+
+
+def private_home(home: Path) -> Path:
+    """Create the data directory and its ``auth/`` folder as 0700 folders when missing:
+    they hold the identity store, keys and secrets (an existing folder keeps its mode)."""
+    for folder in (home, home / "auth"):
+        if not folder.is_dir():
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            folder.chmod(0o700)
+    return home
 
 
 @contextmanager
@@ -20,7 +30,7 @@ def writer_lock(folder: Path, project: str) -> Iterator[None]:
     """Hold ``folder/index.lock``; a second writer gets a clear error instead of waiting."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "index.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -42,8 +52,8 @@ class HomeInUse:
     open (``serve``, ``watch``, ``mcp``, any command); many holders may share it."""
 
     def __init__(self, home: Path) -> None:
-        home.mkdir(parents=True, exist_ok=True)
-        fd = os.open(home / _IN_USE, os.O_RDWR | os.O_CREAT, 0o644)
+        private_home(home)
+        fd = os.open(home / _IN_USE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -63,8 +73,8 @@ class HomeInUse:
 def home_exclusive(home: Path, action: str) -> Iterator[None]:
     """Hold the data directory alone (no engine open on it) for ``action``, or fail at once
     with a clear error."""
-    home.mkdir(parents=True, exist_ok=True)
-    fd = os.open(home / _IN_USE, os.O_RDWR | os.O_CREAT, 0o644)
+    private_home(home)
+    fd = os.open(home / _IN_USE, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -174,6 +174,7 @@ def streamable_http_app(
     engine: Engine,
     *,
     allowed_hosts: list[str] | None = None,
+    allowed_origins: list[str] | None = None,
     stateless: bool = False,
     audit: AuditLog | None = None,
     require_auth: bool = False,
@@ -189,13 +190,13 @@ def streamable_http_app(
         app.mount("/mcp", mcp_app)
 
     The session manager can run once per app: build a new app for each server start.
-    ``allowed_hosts`` (``"host:port"`` patterns, ``"*"`` port wildcard) enables the
-    SDK's DNS-rebinding protection; by default any Host is accepted.
+    ``allowed_hosts`` / ``allowed_origins`` (exact values, or ``"...:*"`` for any port)
+    enable the SDK's DNS-rebinding protection; by default any Host is accepted.
     """
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=allowed_hosts is not None,
         allowed_hosts=allowed_hosts or [],
-        allowed_origins=[f"http://{h}" for h in allowed_hosts or []],
+        allowed_origins=allowed_origins or [],
     )
     server = build_mcp_server(engine, audit=audit, require_auth=require_auth, jobs=jobs)
     return server.streamable_http_app(

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Protocol
 from pydantic import Field
 
 from codeweaver.core.chunking import SUPPORTED_LANGUAGES, TREE_SITTER_LANGUAGES
+from codeweaver.core.pathglob import MAX_GLOB_CHARS
 from codeweaver.engine import Engine
 from codeweaver.errors import InputError
 from codeweaver.index.files import STRUCTURAL_LANGUAGES
@@ -116,7 +117,10 @@ class CodeTools:
         ] = None,
         path: Annotated[
             str | None,
-            Field(description="Gitignore-style glob relative to the root, e.g. 'src/**/*.py'."),
+            Field(
+                description="Gitignore-style glob relative to the root, e.g. 'src/**/*.py'.",
+                max_length=MAX_GLOB_CHARS,
+            ),
         ] = None,
         max_tokens: Annotated[
             int | None,

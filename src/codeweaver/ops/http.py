@@ -1,4 +1,8 @@
-"""A small blocking HTTP(S) GET for the operator tools (stdlib only, no retries)."""
+"""A small blocking HTTP(S) GET for the operator tools (stdlib only, no retries).
+
+Redirects are followed to http(s) URLs only, and the bearer token goes only to the
+origin (scheme, host, port) it was given for: a redirect to another origin is
+followed without it."""
 
 from __future__ import annotations
 
@@ -48,6 +52,46 @@ def tls_context(ca_file: Path | None = None) -> ssl.SSLContext:
         raise InputError(f"cannot load CA file {ca_file}: {exc}") from exc
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
+
+
+class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
+    """Carries ``Authorization`` across a redirect only within its origin."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
+            raise urllib.error.HTTPError(
+                newurl, code, f"redirect to a non-HTTP URL refused: {newurl}", headers, fp
+            )
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        auth = req.unredirected_hdrs.get("Authorization")
+        if new is not None and auth and _origin(new.full_url) == _origin(req.full_url):
+            new.add_unredirected_header("Authorization", auth)
+        return new
+
+
+def _opener(url: str, ca_file: Path | None) -> urllib.request.OpenerDirector:
+    handlers: list[urllib.request.BaseHandler] = [_SameOriginAuth()]
+    if url.startswith("https:"):
+        handlers.append(urllib.request.HTTPSHandler(context=tls_context(ca_file)))
+    return urllib.request.build_opener(*handlers)
+
+
 def get(
     url: str,
     *,
@@ -56,13 +100,12 @@ def get(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Response:
     """GET ``url``; any HTTP status is a Response, transport failures raise CodeWeaverError."""
-    headers = {"Accept": "application/json, text/plain;q=0.9"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(url, headers=headers)
-    context = tls_context(ca_file) if url.startswith("https:") else None
+    req = urllib.request.Request(url, headers={"Accept": "application/json, text/plain;q=0.9"})
+    if token:  # unredirected: _SameOriginAuth decides whether a redirect carries it
+        req.add_unredirected_header("Authorization", f"Bearer {token}")
+    opener = _opener(url, ca_file)
     try:
-        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
+        with opener.open(req, timeout=timeout) as resp:
             return Response(resp.status, resp.read())
     except urllib.error.HTTPError as exc:
         with exc:

@@ -7,11 +7,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-import pathspec
-
+from codeweaver.core.pathglob import compile_glob
 from codeweaver.core.query import ParsedQuery, parse_query, validate_limit
 from codeweaver.core.ranking import dedupe_overlaps, definitions_first
-from codeweaver.errors import EmbeddingError, InputError
+from codeweaver.errors import EmbeddingError
 from codeweaver.types import Embedder, Hit, SearchFilters, SparseEncoder, StoreQuery, VectorStore
 
 __all__ = ["FusionParams", "SearchRequest", "SearchResult", "SearchService", "resolve_glob"]
@@ -53,11 +52,8 @@ class FusionParams:
 
 def resolve_glob(pattern: str, paths: Iterable[str]) -> tuple[str, ...]:
     """The project paths a gitignore-style glob selects (``src/``, ``*.py``, ``**/test_*``)."""
-    try:
-        spec = pathspec.GitIgnoreSpec.from_lines([pattern])
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"invalid path glob {pattern!r}: {exc}") from exc
-    return tuple(sorted(p for p in paths if spec.match_file(p)))
+    glob = compile_glob(pattern)
+    return tuple(sorted(p for p in paths if glob.match(p)))
 
 
 class SearchService:

@@ -36,7 +36,7 @@ class AuditLog:
         self._log = logging.getLogger(AUDIT_LOGGER)
         self._lock = threading.Lock()
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # the data home, private
 
     def emit(
         self,

@@ -49,6 +49,28 @@ MIGRATIONS: tuple[Migration, ...] = (
             "until_at DOUBLE PRECISION NOT NULL)",
         ),
     ),
+    (
+        2,
+        (
+            # a session (a refresh-token family) records the API key it was made with;
+            # its access tokens name it, and die with it
+            "CREATE TABLE token_families (family_id TEXT PRIMARY KEY, user_name TEXT NOT NULL, "
+            "key_id TEXT, created_at DOUBLE PRECISION NOT NULL, revoked_at DOUBLE PRECISION)",
+            "CREATE INDEX token_families_key ON token_families (key_id)",
+            "INSERT INTO token_families (family_id, user_name, key_id, created_at, revoked_at) "
+            "SELECT family_id, MIN(user_name), NULL, MIN(issued_at), MAX(revoked_at) "
+            "FROM refresh_tokens GROUP BY family_id",
+            # one row per account: login attempts are counted before the password is
+            # checked, by one conditional upsert
+            "CREATE TABLE login_attempts (user_name TEXT PRIMARY KEY, "
+            "window_start DOUBLE PRECISION NOT NULL, attempts INTEGER NOT NULL, "
+            "locked_until DOUBLE PRECISION NOT NULL)",
+            "INSERT INTO login_attempts (user_name, window_start, attempts, locked_until) "
+            "SELECT user_name, 0, 0, MAX(until_at) FROM lockouts GROUP BY user_name",
+            "DROP TABLE login_failures",
+            "DROP TABLE lockouts",
+        ),
+    ),
 )
 
 
@@ -104,7 +126,7 @@ class Database:
             except psycopg.Error as exc:
                 # the URL may hold a password: never echo it
                 raise StoreError(f"identity database unreachable: {type(exc).__name__}") from None
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # the data home
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=10000")

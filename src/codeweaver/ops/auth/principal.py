@@ -17,9 +17,11 @@ class Principal:
     tenants: tuple[str, ...]  # "*" means every tenant
     tenant: str  # primary tenant: where new projects go
     permissions: tuple[str, ...]
-    via: str  # "password" (a JWT), "api_key" or "local"
+    via: str  # "password", "api_key" (the key, or a session opened with it) or "local"
     jti: str | None = None
     expires_at: float | None = None
+    family: str | None = None  # the session of the access token
+    key_id: str | None = None  # the API key behind the credential
 
     def allows(self, permission: str) -> bool:
         return Roles.allows(self.permissions, permission)

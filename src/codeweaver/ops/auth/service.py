@@ -1,10 +1,15 @@
 """Authentication: logins, token pairs, refresh rotation, logout, per-request checks.
 
-A login (password or API key) yields an access token (JWT) and a refresh token from a
-new *family*. Refreshing uses the presented token up and returns a new pair of the
-same family; presenting a used token again revokes the whole family. Each request's
-credentials (an access token or an API key) are checked against the store, so a
-disabled user, a revoked key or a logged-out token stop working at once.
+A login (password or API key) opens a *session*: a refresh-token family, which records
+the API key it was opened with. It yields an access token (JWT) naming the family (and
+the key) and a refresh token of the family. Refreshing uses the presented token up and
+returns a new pair of the same family; presenting a used token again revokes the whole
+family. Each request's credentials (an access token or an API key) are checked against
+the store, so a disabled user, a revoked key, a revoked family (reuse, logout, the key
+revoked) or a logged-out token stop working at once.
+
+Login attempts are counted before the password is checked (``store.claim_login``), so
+that at most ``lockout.attempts`` checks happen per window, however many run at once.
 """
 
 from __future__ import annotations
@@ -25,12 +30,13 @@ from codeweaver.ops.auth.secrets_fmt import (
     new_refresh_token,
     parse_api_key,
 )
-from codeweaver.ops.auth.store import IdentityStore, UserRecord
-from codeweaver.ops.auth.tokens import TokenCodec
+from codeweaver.ops.auth.store import ApiKeyRecord, FamilyRecord, IdentityStore, UserRecord
+from codeweaver.ops.auth.tokens import AccessClaims, TokenCodec
 
 __all__ = ["AuthService", "LockoutPolicy", "TokenPair"]
 
 INVALID_LOGIN = "invalid username or password"
+LOCKED = "too many failed logins; account locked, try again later"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +95,7 @@ class AuthService:
         )
 
     def _active(self, name: str) -> UserRecord:
-        user, _ = self.store.session_user(name)
+        user = self.store.session(name).user
         if user is None or user.disabled:
             raise AuthenticationError("account disabled or unknown")
         return user
@@ -97,16 +103,26 @@ class AuthService:
     def authenticate(self, credential: str, now: float | None = None) -> Principal:
         """The principal behind a bearer credential (access token or API key)."""
         if credential.startswith(API_KEY_PREFIX):
-            return self.principal(self._key_user(credential, now), "api_key")
+            key, user = self._key_user(credential, now)
+            return self.principal(user, "api_key", key_id=key.key_id)
         claims = self.codec.decode(credential)
-        user, revoked = self.store.session_user(claims.subject, claims.jti)
+        found, revoked, family = self.store.session(claims.subject, claims.jti, claims.family)
         if revoked:
             raise AuthenticationError("token revoked")
-        if user is None or user.disabled:
+        if found is None or found.disabled:
             raise AuthenticationError("account disabled or unknown")
-        return self.principal(user, "password", jti=claims.jti, expires_at=claims.expires_at)
+        if claims.family is not None or claims.key_id is not None:
+            _check_session(claims, family, now or time.time())
+        return self.principal(
+            found,
+            "api_key" if claims.key_id is not None else "password",
+            jti=claims.jti,
+            expires_at=claims.expires_at,
+            family=claims.family,
+            key_id=claims.key_id,
+        )
 
-    def _key_user(self, key: str, now: float | None) -> UserRecord:
+    def _key_user(self, key: str, now: float | None) -> tuple[ApiKeyRecord, UserRecord]:
         key_id = parse_api_key(key)
         record = self.store.get_key(key_id) if key_id else None
         if record is None or not digests_match(record.secret_hash, digest(key)):
@@ -115,7 +131,7 @@ class AuthService:
             raise AuthenticationError("API key revoked")
         if record.expires_at is not None and record.expires_at <= (now or time.time()):
             raise AuthenticationError("API key expired")
-        return self._active(record.user)
+        return record, self._active(record.user)
 
     @staticmethod
     def authorize(principal: Principal, permission: str) -> None:
@@ -123,45 +139,56 @@ class AuthService:
             raise PermissionDeniedError(f"permission denied: {permission} is required")
 
     # ---------------------------------------------------------------- logins
-    def _pair(self, user: str, family: str | None = None) -> TokenPair:
-        access, _claims = self.codec.issue(user)
+    def _pair(self, user: str, family: str | None = None, key_id: str | None = None) -> TokenPair:
+        """A token pair of ``family`` (None: a new session, opened with ``key_id``)."""
         refresh = new_refresh_token()
-        self.store.add_refresh(
-            digest(refresh), family or uuid.uuid4().hex, user, time.time() + self.refresh_ttl
-        )
+        expires = time.time() + self.refresh_ttl
+        if family is None:
+            family = uuid.uuid4().hex
+            self.store.start_session(digest(refresh), family, user, key_id, expires)
+        else:
+            self.store.add_refresh(digest(refresh), family, user, expires)
+        access, _claims = self.codec.issue(user, family=family, key_id=key_id)
         return TokenPair(access, refresh, self.codec.ttl, self.refresh_ttl, user)
 
     def login_password(self, username: str, password: str) -> TokenPair:
-        now = time.time()
-        until = self.store.locked_until(username)
-        if until is not None and until > now:
-            raise AuthenticationError("too many failed logins; account locked, try again later")
+        lock = self.lockout
+        if not self.store.claim_login(username, time.time(), lock.window, lock.attempts):
+            raise AuthenticationError(LOCKED)
         user = self.store.get_user(username)
         ok = verify_password(user.password_hash if user else None, password)
         if not ok or user is None or user.disabled:
-            lock = self.lockout
+            now = time.time()
             if self.store.record_failure(username, now, lock.window, lock.attempts, lock.duration):
-                raise AuthenticationError("too many failed logins; account locked, try again later")
+                raise AuthenticationError(LOCKED)
             raise AuthenticationError(INVALID_LOGIN)
         self.store.clear_failures(username)
         return self._pair(user.name)
 
     def login_api_key(self, key: str) -> TokenPair:
-        return self._pair(self._key_user(key, None).name)
+        record, user = self._key_user(key, None)
+        return self._pair(user.name, key_id=record.key_id)
 
     def refresh(self, refresh_token: str) -> TokenPair:
-        outcome, user, family = self.store.use_refresh(digest(refresh_token), time.time())
+        outcome, user, family, key_id = self.store.use_refresh(digest(refresh_token), time.time())
         if outcome == "reused":
             raise AuthenticationError("refresh token reused; the session has been revoked")
+        if outcome == "key revoked":
+            raise AuthenticationError(
+                "refresh token refused: the API key of this session is revoked or expired"
+            )
         if outcome != "ok":
             raise AuthenticationError(f"refresh token {outcome}")
         self._active(user)
-        return self._pair(user, family)
+        return self._pair(user, family, key_id)
 
     def logout(self, principal: Principal, refresh_token: str | None) -> None:
-        """Revoke the caller's access token and, if given, its refresh-token family."""
+        """Revoke the caller's access token and its session (with every access and
+        refresh token of it) and, if given, the refresh token's family."""
         if principal.jti is not None and principal.expires_at is not None:
             self.store.revoke_jti(principal.jti, principal.expires_at)
+        if principal.family is not None:
+            self.store.revoke_family(principal.family)
         if refresh_token:
             found = self.store.family_of(digest(refresh_token))
             if found is not None and found[1] == principal.user:
@@ -171,3 +198,14 @@ class AuthService:
         """The owner of a refresh token (for audit records), if known."""
         found = self.store.family_of(digest(refresh_token))
         return found[1] if found else None
+
+
+def _check_session(claims: AccessClaims, family: FamilyRecord | None, now: float) -> None:
+    """An access token naming a session works while the session (and its key) does."""
+    if family is None:
+        raise AuthenticationError("token refused: its session is unknown")
+    if family.user != claims.subject or family.key_id != claims.key_id:
+        raise AuthenticationError("token refused: it does not match its session")
+    problem = family.problem(now)
+    if problem is not None:
+        raise AuthenticationError(f"token refused: {problem}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Any
 
 from codeweaver.config import Settings
 from codeweaver.errors import ConfigError
@@ -24,6 +25,7 @@ __all__ = [
     "identity_database",
     "is_loopback",
     "open_store",
+    "proxy_options",
 ]
 
 IDENTITY_DB = "identity.db"  # the SQLite identity store, in home
@@ -36,6 +38,16 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy-header options: X-Forwarded-For is believed only from
+    ``auth.trusted_proxies`` and ignored entirely when none is named (uvicorn alone
+    would trust it from any loopback peer, letting a local caller pick its address)."""
+    proxies = settings.auth.trusted_proxies
+    if not proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(proxies)}
 
 
 def effective_mode(settings: Settings, host: str) -> str:

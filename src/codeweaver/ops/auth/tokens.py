@@ -1,9 +1,11 @@
 """Access tokens: signed JWTs with exactly one accepted algorithm.
 
 Issued tokens carry ``sub``, ``iss``, ``aud``, ``iat``, ``nbf``, ``exp``, ``jti`` and
-``typ: access``; all are required when decoding. ``alg: none``, any algorithm other
-than the configured one (HS/RS confusion included) and clock skew beyond the
-configured leeway (at most 30 s) are refused.
+``typ: access``; all are required when decoding. They also name their session: ``fam``
+(the refresh-token family, so that revoking it ends its access tokens at once) and, for
+a session opened with an API key, ``key_id`` (so that revoking the key ends it).
+``alg: none``, any algorithm other than the configured one (HS/RS confusion included)
+and clock skew beyond the configured leeway (at most 30 s) are refused.
 """
 
 from __future__ import annotations
@@ -37,6 +39,15 @@ class AccessClaims:
     subject: str
     jti: str
     expires_at: float
+    family: str | None = None  # the session (refresh-token family)
+    key_id: str | None = None  # the API key the session was opened with
+
+
+def _optional_str(claims: dict[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    if value is not None and not isinstance(value, str):
+        raise AuthenticationError(f"invalid token: bad {name!r} claim")
+    return value
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -132,7 +143,14 @@ class TokenCodec:
         self.ttl = ttl
         self.skew = skew
 
-    def issue(self, subject: str, now: float | None = None) -> tuple[str, AccessClaims]:
+    def issue(
+        self,
+        subject: str,
+        now: float | None = None,
+        *,
+        family: str | None = None,
+        key_id: str | None = None,
+    ) -> tuple[str, AccessClaims]:
         if self._sign is None:
             raise ConfigError("no private key configured: this server can only verify tokens")
         issued = int(now if now is not None else time.time())
@@ -146,8 +164,13 @@ class TokenCodec:
             "jti": uuid.uuid4().hex,
             "typ": "access",
         }
+        if family is not None:
+            claims["fam"] = family
+        if key_id is not None:
+            claims["key_id"] = key_id
         token = jwt.encode(claims, self._sign, algorithm=self.algorithm)
-        return token, AccessClaims(subject, str(claims["jti"]), float(issued + self.ttl))
+        jti, expires = str(claims["jti"]), float(issued + self.ttl)
+        return token, AccessClaims(subject, jti, expires, family, key_id)
 
     def decode(self, token: str) -> AccessClaims:
         """The verified claims, or AuthenticationError naming what was wrong."""
@@ -177,4 +200,10 @@ class TokenCodec:
             raise AuthenticationError(f"invalid token: {type(exc).__name__}") from None
         if claims.get("typ") != "access" or not isinstance(claims.get("sub"), str):
             raise AuthenticationError("not an access token")
-        return AccessClaims(claims["sub"], str(claims["jti"]), float(claims["exp"]))
+        return AccessClaims(
+            claims["sub"],
+            str(claims["jti"]),
+            float(claims["exp"]),
+            _optional_str(claims, "fam"),
+            _optional_str(claims, "key_id"),
+        )

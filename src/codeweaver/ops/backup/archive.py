@@ -2,7 +2,9 @@
 
 Extraction accepts only regular files and folders whose names stay inside the target:
 absolute names, ``..`` parts, links of any kind, devices and FIFOs are refused, and the
-whole archive is checked before anything is written.
+whole archive is checked before anything is written. Members are packed as, and
+extracted into, private files (0600) and folders (0700), whatever modes the archive
+claims.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import os
 import tarfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO
 
 from codeweaver.errors import InputError
 from codeweaver.ops.backup.filecopy import HashingWriter, copy_sparse
 from codeweaver.ops.backup.manifest import FileEntry, sha256_file
+from codeweaver.ops.backup.paths import contained, private_dir, safe_relative
 from codeweaver.ops.backup.throttle import Throttle
 
 __all__ = ["check_files", "extract_safely", "list_files", "pack"]
@@ -69,6 +72,7 @@ def pack(
                 info = tar.gettarinfo(str(path), arcname=name)
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
+                info.mode = 0o600
                 with path.open("rb") as fh:
                     reader = _HashingReader(fh, throttle)
                     tar.addfile(info, reader)
@@ -78,41 +82,39 @@ def pack(
     return files, FileEntry(archive.name, out.hexdigest(), out.size)
 
 
-def _safe_name(name: str) -> str:
-    pure = PurePosixPath(name)
-    if pure.is_absolute() or not pure.parts or any(p in ("..", "") for p in pure.parts):
-        raise InputError(f"unsafe path in backup archive: {name!r}")
-    if "\\" in name or "\x00" in name:
-        raise InputError(f"unsafe path in backup archive: {name!r}")
-    return pure.as_posix()
+def _open_private(path: Path) -> IO[bytes]:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return os.fdopen(fd, "wb")
+
+
+def _check_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    members = tar.getmembers()
+    for m in members:
+        safe_relative(m.name)
+        if not (m.isfile() or m.isdir()):
+            raise InputError(f"backup archive holds a link or special file: {m.name!r}")
+    return members
 
 
 def extract_safely(archive: Path, target: Path, throttle: Throttle | None = None) -> list[str]:
     """Extract ``archive`` into the empty or new folder ``target``; return the file names."""
     try:
         with tarfile.open(archive, "r:gz") as tar:
-            members = tar.getmembers()
-            for m in members:
-                _safe_name(m.name)
-                if not (m.isfile() or m.isdir()):
-                    raise InputError(f"backup archive holds a link or special file: {m.name!r}")
-            target.mkdir(parents=True, exist_ok=True)
-            root = target.resolve()
+            members = _check_members(tar)
+            private_dir(target)
             names: list[str] = []
             for m in members:
-                dest = (root / _safe_name(m.name)).resolve()
-                if root not in dest.parents:
-                    raise InputError(f"unsafe path in backup archive: {m.name!r}")
+                dest = contained(target, m.name)
                 if m.isdir():
-                    dest.mkdir(parents=True, exist_ok=True)
+                    private_dir(dest)
                     continue
-                dest.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(dest.parent)
                 src = tar.extractfile(m)
                 if src is None:  # pragma: no cover - isfile() members always have data
                     raise InputError(f"unreadable member in backup archive: {m.name!r}")
-                with src, dest.open("xb") as out:
+                with src, _open_private(dest) as out:
                     copy_sparse(src, out, throttle)
-                names.append(_safe_name(m.name))
+                names.append(m.name)
             return names
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise InputError(f"backup archive {archive.name} is damaged: {exc}") from exc
@@ -131,7 +133,7 @@ def check_files(
     problems += [f"missing file {p}" for p in sorted(set(want) - got)]
     problems += [f"unexpected file {p}" for p in sorted(got - set(want))]
     for name in sorted(got & set(want)):
-        entry, path = want[name], root / name
+        entry, path = want[name], contained(root, name)
         if path.stat().st_size != entry.size:
             problems.append(f"size mismatch {name}: {path.stat().st_size} != {entry.size}")
         elif sha256_file(path, throttle) != entry.sha256:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from codeweaver.config import Settings
 from codeweaver.errors import BackupError, CodeWeaverError, InputError
@@ -31,7 +31,10 @@ from codeweaver.ops.backup.manifest import (
     new_backup_id,
 )
 from codeweaver.ops.backup.metrics_export import EXPORT_FILE, export_metrics, prometheus_client
+from codeweaver.ops.backup.paths import private_dir, write_private
+from codeweaver.ops.backup.redact import public_settings, redact_text
 from codeweaver.ops.backup.server_projects import snapshot_server_project
+from codeweaver.ops.backup.signing import sign_manifest
 from codeweaver.ops.backup.throttle import Throttle
 
 if TYPE_CHECKING:
@@ -40,7 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["BackupContext", "create_backup", "normalize_components", "public_settings"]
 
 IDENTITY_DB = "identity.db"
-_SECRET_KEYS = ("api_key", "secret", "password", "token", "access_key")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,8 @@ class BackupContext:
     projects: Callable[[], list[ProjectRef]]
     lock: LockFactory
     version: str
+    # the validator of project names typed by users, applied to every name a backup gives
+    project_name: Callable[[str], str]
     # the collections of the Qdrant server (qdrant.mode "server"), on the engine's client
     server: Callable[[], ServerCollections] | None = None
     # holds the data directory alone (no server or command using it) for the named action
@@ -102,21 +106,6 @@ def check_request(
     return chosen
 
 
-def public_settings(settings: Settings) -> dict[str, Any]:
-    """The settings as JSON, every secret removed."""
-
-    def scrub(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {
-                k: ("<redacted>" if any(s in k for s in _SECRET_KEYS) and v else scrub(v))
-                for k, v in value.items()
-            }
-        return value
-
-    data: dict[str, Any] = scrub(settings.model_dump(mode="json"))
-    return data
-
-
 def _stage_projects(
     ctx: BackupContext, staging: Path, project: str | None, throttle: Throttle | None
 ) -> tuple[list[CollectionInfo], list[str]]:
@@ -165,9 +154,8 @@ def _stage(
         else:
             notes.append(f"identity: no {IDENTITY_DB} in the data directory (nothing to back up)")
     if "settings" in components:
-        (staging / "settings").mkdir(parents=True, exist_ok=True)
         text = json.dumps(public_settings(ctx.settings), indent=2, sort_keys=True)
-        (staging / "settings" / "settings.json").write_text(text, encoding="utf-8")
+        write_private(staging / "settings" / "settings.json", text.encode())
     return infos, notes
 
 
@@ -197,8 +185,10 @@ def create_backup(
     project: str | None = None,
     backup_id: str | None = None,
     throttle: Throttle | None = None,
+    key: bytes,
 ) -> BackupManifest:
-    """Make one backup at ``dest``; the manifest is uploaded last, after the archive.
+    """Make one backup at ``dest``; the manifest, signed with ``key``, is uploaded last,
+    after the archive.
 
     ``throttle`` caps the rate of the shard copy or collection export, the packing and
     (when ``dest`` was opened with it) the upload."""
@@ -209,7 +199,7 @@ def create_backup(
     work = ctx.home / ".backup-work" / bid
     staging = work / "data"
     try:
-        staging.mkdir(parents=True)
+        private_dir(staging)
         notes = _stage_metrics(ctx, staging, metrics_required) if "metrics" in chosen else []
         infos, stage_notes = _stage(ctx, staging, chosen, project, throttle)
         notes += stage_notes
@@ -225,9 +215,10 @@ def create_backup(
             files=files,
             archive=archive,
             seconds=round(time.monotonic() - started, 3),
-            notes=notes,
+            notes=[redact_text(n) for n in notes],
         )
-        dest.put_bytes(manifest.to_json(), f"{bid}/{MANIFEST}")
+        signed = sign_manifest(manifest.to_dict(), key)
+        dest.put_bytes(json.dumps(signed, indent=2, sort_keys=True).encode(), f"{bid}/{MANIFEST}")
         return manifest
     except OSError as exc:
         raise BackupError(f"backup {bid} failed: {exc}") from exc

@@ -15,6 +15,8 @@ from urllib.parse import unquote, urlparse
 from codeweaver.config import BackupSettings
 from codeweaver.errors import BackupError, ConfigError
 from codeweaver.ops.backup.filecopy import copy_stream
+from codeweaver.ops.backup.manifest import is_backup_id
+from codeweaver.ops.backup.paths import private_dir
 from codeweaver.ops.backup.throttle import Throttle
 
 __all__ = [
@@ -50,10 +52,13 @@ class Destination(Protocol):
         ...
 
     def backup_ids(self) -> list[str]:
-        """Every ``<backup_id>`` folder present, complete or not, sorted."""
+        """Every ``<backup_id>`` folder present, complete or not, sorted; names that are
+        not backup ids (``is_backup_id``) are never listed."""
         ...
 
-    def delete_backup(self, backup_id: str) -> None: ...
+    def delete_backup(self, backup_id: str) -> None:
+        """Delete one backup; refused (``BackupError``) for a name that is no backup id."""
+        ...
 
 
 def _fsync_dir(path: Path) -> None:
@@ -66,7 +71,8 @@ def _fsync_dir(path: Path) -> None:
 
 class FileDestination:
     """Backups in a local folder; every object is written to a temporary name, fsynced
-    and renamed, so a reader never sees a partial file."""
+    and renamed, so a reader never sees a partial file. Objects are written 0600 in
+    folders created 0700: a backup holds the identity store."""
 
     def __init__(self, root: Path, throttle: Throttle | None = None) -> None:
         self.root = root
@@ -79,9 +85,11 @@ class FileDestination:
     def _write(self, key: str, writer: object) -> None:
         dest = self._path(key)
         try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(dest.parent)
             tmp = dest.with_name(dest.name + ".part")
-            with tmp.open("wb") as out:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # a .part left by an older run may have other bits
+            with os.fdopen(fd, "wb") as out:
                 if isinstance(writer, bytes):
                     out.write(writer)
                 else:
@@ -122,9 +130,11 @@ class FileDestination:
     def backup_ids(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        return sorted(p.name for p in self.root.iterdir() if is_backup_id(p.name) and p.is_dir())
 
     def delete_backup(self, backup_id: str) -> None:
+        if not is_backup_id(backup_id):
+            raise BackupError(f"refusing to delete {backup_id!r} at {self.uri}: not a backup id")
         try:
             shutil.rmtree(self._path(backup_id), ignore_errors=False)
         except FileNotFoundError:
@@ -161,6 +171,7 @@ def open_destination(
             access_key_id=settings.s3_access_key_id,
             secret_access_key=settings.s3_secret_access_key,
             progress=throttle.consume if throttle is not None else None,
+            is_backup_id=is_backup_id,
         )
     raise ConfigError(
         f"invalid backup destination {target!r}: use file:///path or s3://bucket/prefix"

@@ -9,14 +9,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from codeweaver.errors import BackupError
+from codeweaver.ops.backup.paths import private_dir
 
 __all__ = ["exclusive"]
 
 
 @contextmanager
 def exclusive(path: Path, what: str) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

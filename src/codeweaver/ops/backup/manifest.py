@@ -7,6 +7,7 @@ one is incomplete (interrupted) and never listed as a backup.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ __all__ = [
     "BackupManifest",
     "CollectionInfo",
     "FileEntry",
+    "is_backup_id",
     "new_backup_id",
     "sha256_file",
     "validate_backup_id",
@@ -41,14 +43,23 @@ def new_backup_id(now: datetime | None = None) -> str:
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
+_BACKUP_ID = re.compile(r"\d{8}T\d{6}Z-[0-9A-Za-z]{6}", re.ASCII)
+
+
+def is_backup_id(name: str) -> bool:
+    """Whether ``name`` is a backup id (``new_backup_id``'s form, a real UTC time): only
+    such names at a destination are ever listed, pruned or read as backups."""
+    if not _BACKUP_ID.fullmatch(name):
+        return False
+    try:
+        datetime.strptime(name[:16], "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        return False
+    return True
+
+
 def validate_backup_id(backup_id: str) -> str:
-    ok = (
-        len(backup_id) == 23
-        and backup_id[8] == "T"
-        and backup_id[15:17] == "Z-"
-        and all(c.isalnum() for c in backup_id.replace("T", "").replace("Z-", ""))
-    )
-    if not ok:
+    if not is_backup_id(backup_id):
         raise InputError(f"invalid backup id {backup_id!r}: expected e.g. 20261128T210000Z-1a2b3c")
     return backup_id
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from codeweaver.config import BackupSettings
 from codeweaver.errors import CodeWeaverError, ConfigError, InputError
+from codeweaver.ops.backup.redact import redact_url
 from codeweaver.ops.promapi import PrometheusClient
 
 __all__ = [
@@ -218,7 +219,7 @@ def export_metrics(cfg: BackupSettings, out: Path, *, now: float | None = None) 
     export: dict[str, Any] = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
-        "prometheus_url": client.base_url,
+        "prometheus_url": redact_url(client.base_url),
         "exported_at": _iso(end),
         "range": {
             "start": start,

@@ -2,7 +2,9 @@
 
 Never deleted: the ``keep_last`` newest complete backups and the newest verified one.
 Deleted: complete backups older than ``keep_days``, and incomplete ones (interrupted,
-no manifest) older than an hour (a younger one may still be uploading).
+no manifest) older than an hour (a younger one may still be uploading). Only names that
+are backup ids (``manifest.is_backup_id``) are ever listed by a destination, so anything
+else sharing it (other folders, other prefixes of an S3 bucket) is never touched.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """``backup restore``: fetch, verify, stage, check, swap in, report.
 
-Nothing live is touched until the backup's checksums, version and schema have passed
-and the staged collections have been opened, counted and probed (a Qdrant server
+Nothing live is touched until the backup's signature, names, checksums, version and
+schema have passed and the staged collections have been opened, counted and probed (a Qdrant server
 project's export is first loaded into a new collection beside the live one). Then a
-journaled swap moves everything in at once (see ``swap`` and ``server_swap``). Every step
-lands in ``<home>/recovery/<recovery_id>/recovery-report.json``.
+journaled swap moves everything in at once (see ``swap`` and ``server_swap``). Every path
+built from a name in the backup is resolved and must stay inside its folder. Every step
+lands in ``<home>/recovery/<recovery_id>/recovery-report.json`` (a private 0700 folder).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from codeweaver.ops.backup.destinations import Destination
 from codeweaver.ops.backup.identity import plan_identity_import, then_import_identity
 from codeweaver.ops.backup.manifest import BackupManifest, CollectionInfo, new_backup_id
 from codeweaver.ops.backup.metrics_export import EXPORT_FILE
+from codeweaver.ops.backup.paths import contained, write_private
+from codeweaver.ops.backup.signing import Trust
 from codeweaver.ops.backup.swap import Swap, journal_path, rollback_interrupted, swap_in
 from codeweaver.ops.backup.targets import Targets, swapper
 from codeweaver.ops.backup.verify import fetch_backup
@@ -91,10 +94,14 @@ def _select(
     return chosen
 
 
+def _project_dir(base: Path, project: str) -> Path:
+    """``base/projects/<project>``, refused unless it stays inside ``base/projects``."""
+    return contained(base / "projects", project)
+
+
 def _check_not_locked(ctx: BackupContext, infos: list[CollectionInfo]) -> None:
-    base = ctx.home / "projects"
     for info in infos:
-        folder = base / info.project
+        folder = _project_dir(ctx.home, info.project)
         if not folder.is_dir():
             continue
         try:
@@ -109,12 +116,12 @@ def _plan(
 ) -> list[Swap]:
     swaps: list[Swap] = []
     for info in infos:
-        live = ctx.home / "projects" / info.project
+        live = _project_dir(ctx.home, info.project)
         swaps.append(
             Swap(
                 live=str(live),
-                new=str(data / "projects" / info.project),
-                old=str(work / "previous" / "projects" / info.project),
+                new=str(_project_dir(data, info.project)),
+                old=str(_project_dir(work / "previous", info.project)),
                 existed=live.exists(),
             )
         )
@@ -139,12 +146,14 @@ def restore_backup(
     ctx: BackupContext,
     dest: Destination,
     backup_id: str,
+    trust: Trust,
     *,
     components: Sequence[str] | None = None,
     project: str | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Restore ``backup_id``; returns the recovery report (``ok`` false on any failure)."""
+    """Restore ``backup_id`` if it passes ``trust``; returns the recovery report (``ok``
+    false on any failure)."""
     rid = "r" + new_backup_id()
     work = ctx.home / ".restore" / rid
     out_dir = ctx.home / "recovery" / rid
@@ -167,8 +176,9 @@ def restore_backup(
         chosen = normalize_components(components)
         say("downloading and checking the backup")
         with steps.step("download and verify checksums") as entry:
-            fetched = fetch_backup(dest, backup_id, work)
+            fetched = fetch_backup(dest, backup_id, work, trust)
             entry["problems"] = list(fetched.problems)
+            entry["signature"] = report["signature"] = fetched.signature
         manifest = fetched.manifest
         assert manifest is not None
         if not components and "metrics" in manifest.components:
@@ -179,7 +189,7 @@ def restore_backup(
             infos = _select(manifest, chosen, project)
         say("opening the restored collections (counts, probe searches)")
         with steps.step("verify restored collections") as entry:
-            checks = [targets.verify(fetched.data / "projects" / i.project, i) for i in infos]
+            checks = [targets.verify(_project_dir(fetched.data, i.project), i) for i in infos]
             report["projects"] = checks
             entry["problems"] = [p for c in checks for p in c["problems"]]
         identity = None
@@ -190,14 +200,12 @@ def restore_backup(
         done = [c for c in chosen if c in ("collections", "manifests") and infos]
         settings_file = fetched.data / "settings" / "settings.json"
         if "settings" in chosen and settings_file.is_file():
-            out_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(settings_file, out_dir / "settings.json")
+            write_private(out_dir / "settings.json", settings_file.read_bytes())
             done.append("settings")
             report["settings_file"] = str(out_dir / "settings.json")
         metrics_file = fetched.data / EXPORT_FILE
         if "metrics" in chosen and metrics_file.is_file():  # for review; never sent to Prometheus
-            out_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(metrics_file, out_dir / metrics_file.name)
+            write_private(out_dir / metrics_file.name, metrics_file.read_bytes())
             done.append("metrics")
             report["metrics_file"] = str(out_dir / metrics_file.name)
         say("swapping the restored data in")
@@ -223,7 +231,7 @@ def restore_backup(
             entry["notes"] = notes
             entry["collections"] = collections
             for info in infos:
-                (ctx.home / "projects" / info.project / "probes.json").unlink(missing_ok=True)
+                (_project_dir(ctx.home, info.project) / "probes.json").unlink(missing_ok=True)
             entry["items"] = [s.live for s in swaps]
         if identity is not None or any(s.live.endswith(f"/{IDENTITY_DB}") for s in swaps):
             done.append("identity")
@@ -247,8 +255,7 @@ def restore_backup(
     report["problems"] = report.get("problems", []) + [
         p for s in steps.items for p in s.get("problems", [])
     ]
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / REPORT_NAME
-    path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_private(path, json.dumps(report, indent=2).encode())
     report["report_path"] = str(path)
     return report

@@ -17,6 +17,7 @@ from codeweaver.ops.backup.manifest import validate_backup_id
 from codeweaver.ops.backup.prune import BackupEntry, created_from_id, plan_prune
 from codeweaver.ops.backup.restore import restore_backup
 from codeweaver.ops.backup.server_projects import drop_leftovers
+from codeweaver.ops.backup.signing import Trust, load_key, signing_key_path
 from codeweaver.ops.backup.swap import rollback_interrupted
 from codeweaver.ops.backup.targets import swapper
 from codeweaver.ops.backup.throttle import Throttle
@@ -53,6 +54,15 @@ class BackupService:
     def _work(self, name: str) -> Path:
         return self._ctx.home / ".backup-work" / name
 
+    def _trust(self, allow_unsigned: bool, key: bytes | None = None) -> Trust:
+        settings = self._ctx.settings
+        return Trust(
+            key if key is not None else load_key(settings),
+            signing_key_path(settings),
+            self._ctx.project_name,
+            allow_unsigned,
+        )
+
     def create(
         self,
         dest: str | None = None,
@@ -66,12 +76,19 @@ class BackupService:
         streamed at most at ``max_mb_per_second`` MiB/s (default: the setting, 0: no cap)."""
         throttle = self._throttle(max_mb_per_second)
         target = self.destination(dest, throttle)
+        key = load_key(self._ctx.settings, create=True)
+        assert key is not None  # create=True makes the key or raises
         with exclusive(self._ctx.home / ".backup-work" / "create.lock", "backup"):
             with exclusive(self._ctx.home / ".restore" / "lock", "restore"):
                 rollback_interrupted(self._ctx.home, swapper(self._ctx))
             self._remove_stale_work()
             manifest = create_backup(
-                self._ctx, target, components=components, project=project, throttle=throttle
+                self._ctx,
+                target,
+                components=components,
+                project=project,
+                throttle=throttle,
+                key=key,
             )
             out = manifest.summary()
             out["destination"] = target.uri
@@ -82,7 +99,11 @@ class BackupService:
             out["notes"] = manifest.notes
             if verify:
                 out["verification"] = verify_backup(
-                    target, manifest.backup_id, self._work(f"verify-{manifest.backup_id}"), throttle
+                    target,
+                    manifest.backup_id,
+                    self._work(f"verify-{manifest.backup_id}"),
+                    self._trust(False, key),
+                    throttle,
                 )
             out["throttled_seconds"] = round(throttle.waited, 1)
         return out
@@ -118,15 +139,22 @@ class BackupService:
         return rows
 
     def verify(
-        self, backup_id: str, dest: str | None = None, *, max_mb_per_second: float | None = None
+        self,
+        backup_id: str,
+        dest: str | None = None,
+        *,
+        max_mb_per_second: float | None = None,
+        allow_unsigned: bool = False,
     ) -> dict[str, Any]:
+        """Check a backup end to end; an unsigned or wrongly signed one fails unless
+        ``allow_unsigned`` (then it is checked but never recorded as verified)."""
         throttle = self._throttle(max_mb_per_second)
         target = self.destination(dest, throttle)
         validate_backup_id(backup_id)
         if backup_id not in target.backup_ids():
             raise NotFoundError(f"no backup {backup_id} at {target.uri}")
         work = self._work(f"verify-{backup_id}-{datetime.now(UTC).strftime('%H%M%S%f')}")
-        return verify_backup(target, backup_id, work, throttle)
+        return verify_backup(target, backup_id, work, self._trust(allow_unsigned), throttle)
 
     def prune(
         self,
@@ -163,9 +191,15 @@ class BackupService:
         components: Sequence[str] | None = None,
         project: str | None = None,
         on_step: Callable[[str], None] | None = None,
+        allow_unsigned: bool = False,
     ) -> dict[str, Any]:
+        """Restore ``backup_id``; an unsigned or wrongly signed backup is refused unless
+        ``allow_unsigned``."""
         validate_backup_id(backup_id)
+        if project is not None:
+            self._ctx.project_name(project)
         target = self.destination(dest)
+        trust = self._trust(allow_unsigned)
         with (
             exclusive(self._ctx.home / ".restore" / "lock", "restore"),
             self._ctx.exclusive_home("restore a backup"),
@@ -180,6 +214,7 @@ class BackupService:
                 self._ctx,
                 target,
                 backup_id,
+                trust,
                 components=components,
                 project=project,
                 on_step=on_step,

@@ -15,6 +15,7 @@ from codeweaver.errors import CodeWeaverError
 from codeweaver.ops.backup.collections import check_project
 from codeweaver.ops.backup.create import BackupContext
 from codeweaver.ops.backup.manifest import CollectionInfo
+from codeweaver.ops.backup.paths import contained
 from codeweaver.ops.backup.server_projects import (
     EXPORT_DIR,
     Pending,
@@ -77,14 +78,14 @@ class Targets:
             return []
         server = self._ctx.server_collections()
         for project in self.staged:
-            shutil.rmtree(data / "projects" / project / EXPORT_DIR, ignore_errors=True)
+            shutil.rmtree(contained(data / "projects", project, EXPORT_DIR), ignore_errors=True)
         return [
             plan_swap(server, project, new, self.token).to_dict()
             for project, new in self.staged.items()
         ]
 
     def check_live(self, info: CollectionInfo) -> dict[str, Any]:
-        folder = self._ctx.home / "projects" / info.project
+        folder = contained(self._ctx.home / "projects", info.project)
         if info.store != "server":
             return check_project(folder, info)
         return check_live(folder, info, self._ctx.server_collections())
