@@ -350,3 +350,29 @@ def test_client_commands_stay_light(tmp_path: Path) -> None:
         assert time.perf_counter() - started < 30
     finally:
         stop_owner(home)
+
+
+def test_restore_while_an_owner_runs(tmp_path: Path) -> None:
+    """The owner closes its stores, swaps the backup in and reopens them, instead of the
+    restore refusing because the data directory is in use."""
+    home, root = tmp_path / "home", _shop(tmp_path)
+    assert cli(home, "daemon", "start", **LONG_IDLE).returncode == 0
+    try:
+        ok_json(cli(home, "index", str(root), "--json"))
+        made = ok_json(cli(home, "backup", "create", "--json"))
+        (root / "frobnicate.py").write_text(LEDGER)
+        assert ok_json(cli(home, "index", str(root), "--json"))["files_total"] == 3
+        query = "frobnicate the widgets of the ledger"
+        assert _top_path(_cli_search(home, query)) == "frobnicate.py"
+        before = record(home)
+
+        res = cli(home, "backup", "restore", made["backup_id"], "--json")
+        report = ok_json(res)
+        assert report["ok"] and "collections" in report["components_restored"]
+        after = record(home)
+        assert before and after and after["pid"] == before["pid"]  # the same owner
+        status = ok_json(cli(home, "status", "--json", "-p", "shop"))
+        assert status["files"] == 2  # the backup's state, served by the reopened stores
+        assert _top_path(_cli_search(home, query)) != "frobnicate.py"
+    finally:
+        stop_owner(home)

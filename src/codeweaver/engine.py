@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -471,6 +472,23 @@ class Engine:
             "model": meta.get("model_id"),
             "dim": meta.get("dim"),
         }
+
+    @contextmanager
+    def suspended(self) -> Iterator[None]:
+        """Close every store and let go of the data directory while the body runs (a
+        restore run by the owner swaps the files); other calls wait meanwhile, and the
+        stores reopen afterwards, with the result caches cleared."""
+        with self._lock:
+            for handle in self._open.values():
+                handle.store.close()
+                handle.manifest.close()
+            self._open.clear()
+            self._in_use.release()
+            try:
+                yield
+            finally:
+                self._in_use = HomeInUse(self._registry.home)
+                self._caches.clear(None)
 
     def close(self) -> None:
         self._caches.close()

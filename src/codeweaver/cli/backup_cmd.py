@@ -13,6 +13,8 @@ from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import settings_from
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from codeweaver.config import Settings
 
 
@@ -210,6 +212,24 @@ def prune(
     _emit(out, json_out, f"deleted {len(out['deleted'])}, kept {len(out['kept'])}")
 
 
+def _restore_in_owner(
+    settings: Settings, body: dict[str, Any], on_step: Callable[[str], None] | None
+) -> dict[str, Any] | None:
+    """With an owner running, it restores: it closes its stores, swaps the backup in and
+    reopens them. None when no owner runs."""
+    from codeweaver.owner.client import connect
+
+    client = connect(settings.home)
+    if client is None:
+        return None
+    for item in client.stream("/owner/v1/restore", body):
+        if "step" in item and on_step is not None:
+            on_step(item["step"])
+        elif "done" in item:
+            return dict(item["done"])
+    return None
+
+
 @backup_app.command("restore")
 @guarded
 def restore(
@@ -226,15 +246,20 @@ def restore(
     from codeweaver.container import build_backup_service
 
     settings = settings_from(config)
-    service = build_backup_service(settings)
-    report = service.restore(
-        backup_id,
-        dest,
-        components=_components(components),
-        project=project,
-        on_step=None if json_out else render.info,
-        allow_unsigned=allow_unsigned,
-    )
+    body: dict[str, Any] = {"backup_id": backup_id, "dest": dest}
+    body["components"] = _components(components)
+    body |= {"project": project, "allow_unsigned": allow_unsigned}
+    on_step = None if json_out else render.info
+    report = _restore_in_owner(settings, body, on_step)
+    if report is None:  # no owner runs: restore here
+        report = build_backup_service(settings).restore(
+            backup_id,
+            dest,
+            components=_components(components),
+            project=project,
+            on_step=on_step,
+            allow_unsigned=allow_unsigned,
+        )
     _audit(settings, "restore", backup_id, report, allow_unsigned)
     line = (
         f"restored {', '.join(report['components_restored']) or 'nothing'} from {backup_id}"

@@ -104,6 +104,7 @@ class _Server:
         audit = build_audit(settings)
         self.state = OwnerState(engine, kind, settings.home, self.presence, stop=self.stop)
         self.state.doctor = _doctor(settings)
+        self.state.restore = _restorer(settings)
         mcp_app = streamable_http_app(engine, audit=audit, require_auth=False)
 
         def refused(pid: int | None, uid: int | None) -> None:
@@ -174,6 +175,26 @@ def _doctor(settings: Settings) -> Callable[[Engine], list[dict[str, Any]]]:
 
         checks = local_checks(settings.home, settings.operations, lambda: engine)
         return [c.as_dict() for c in checks]
+
+    return run
+
+
+def _restorer(
+    settings: Settings,
+) -> Callable[[Engine, dict[str, Any], Callable[[str], None]], dict[str, Any]]:
+    def run(engine: Engine, data: dict[str, Any], on_step: Callable[[str], None]) -> Any:
+        from codeweaver.container import build_backup_service
+
+        service = build_backup_service(settings)
+        with engine.suspended():
+            return service.restore(
+                str(data.get("backup_id", "")),
+                data.get("dest"),
+                components=data.get("components"),
+                project=data.get("project"),
+                on_step=on_step,
+                allow_unsigned=bool(data.get("allow_unsigned", False)),
+            )
 
     return run
 

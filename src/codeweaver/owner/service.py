@@ -68,6 +68,7 @@ class OwnerState:
     started_at: float = field(default_factory=time.time)
     stop: Callable[[], None] = lambda: None
     doctor: Callable[[Engine], list[dict[str, Any]]] | None = None
+    restore: Callable[[Engine, dict[str, Any], Callable[[str], None]], dict[str, Any]] | None = None
 
 
 Handler = Callable[[Request, OwnerState], Awaitable[Any]]
@@ -302,6 +303,27 @@ async def watch(request: Request, s: OwnerState) -> Response:
     return out.response(PING_EVERY)
 
 
+def _run_restore(s: OwnerState, data: dict[str, Any], out: _Lines) -> None:
+    assert s.restore is not None
+    try:
+        report = s.restore(s.engine, data, lambda step: out.put({"step": step}))
+    except BaseException as exc:
+        out.put(_failure(exc))
+    else:
+        out.put({"done": report})
+
+
+async def restore(request: Request, s: OwnerState) -> Response:
+    """Restore a backup in the owner: its stores close, the backup is swapped in, they
+    reopen (instead of refusing because the owner holds the data directory)."""
+    if s.restore is None:
+        raise InputError("this owner does not restore backups")
+    data = await _body(request)
+    out = _Lines()
+    threading.Thread(target=_run_restore, args=(s, data, out), daemon=True).start()
+    return out.response(PING_EVERY)
+
+
 async def presence(_request: Request, _s: OwnerState) -> Response:
     """A stream that only pings: held open by a stdio MCP proxy while it runs."""
     return _Lines().response(PING_EVERY)
@@ -342,6 +364,7 @@ _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", "/owner/v1/cache/warm", cache_warm),
     ("POST", "/owner/v1/cache/clear", cache_clear),
     ("POST", "/owner/v1/doctor", doctor),
+    ("POST", "/owner/v1/restore", restore),
     ("POST", "/owner/v1/shutdown", shutdown),
 )
 
