@@ -376,3 +376,28 @@ def test_restore_while_an_owner_runs(tmp_path: Path) -> None:
         assert _top_path(_cli_search(home, query)) != "frobnicate.py"
     finally:
         stop_owner(home)
+
+
+@pytest.mark.parametrize("case", ["env", "config", "config-without-home", "user-file", "none"])
+def test_quick_home_agrees_with_the_settings(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clients find the owner without loading the settings stack: the same home."""
+    from codeweaver.config import load_settings
+    from codeweaver.owner.locate import quick_home
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CODEWEAVER_HOME", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    config = None
+    if case == "env":
+        monkeypatch.setenv("CODEWEAVER_HOME", str(tmp_path / "from-env"))
+    elif case.startswith("config"):
+        config = tmp_path / "explicit.toml"
+        home_line = f'home = "{tmp_path / "from-file"}"\n' if case == "config" else ""
+        config.write_text(home_line + 'log_level = "info"\n')
+    elif case == "user-file":
+        user = tmp_path / "xdg" / "codeweaver" / "config.toml"
+        user.parent.mkdir(parents=True)
+        user.write_text(f'home = "{tmp_path / "from-user-file"}"\n')
+    assert quick_home(config) == load_settings(config).home
