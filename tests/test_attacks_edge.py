@@ -411,6 +411,22 @@ def test_mcp_session_is_bound_to_how_its_owner_authenticated(server):
     assert "search_code" in _probe(server, session, by_key).text
 
 
+def test_mcp_session_follows_its_login_session_through_refresh(server):
+    first = server.login("alice").json()
+    server.secrets += [first["access_token"], first["refresh_token"]]
+    session = _open_session(server, {"Authorization": f"Bearer {first['access_token']}"})
+    r = server.client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert r.status_code == 200, r.text
+    refreshed = r.json()
+    server.secrets += [refreshed["access_token"], refreshed["refresh_token"]]
+    by_refreshed = {"Authorization": f"Bearer {refreshed['access_token']}"}
+    assert "search_code" in _probe(server, session, by_refreshed).text  # same login session
+    other = server.login("alice").json()  # the same user, signed in again elsewhere
+    server.secrets += [other["access_token"], other["refresh_token"]]
+    by_other = {"Authorization": f"Bearer {other['access_token']}"}
+    refused(server, _probe(server, session, by_other), 404)
+
+
 # --------------------------------------------------- 19. flooding the public /health
 def _embedding_calls(server: Server) -> float:
     text = server.client.get("/metrics", headers=server.auth("am")).text
