@@ -171,15 +171,32 @@ def attack_server(
         yield srv
     finally:
         srv.client.close()
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)
         out.close()
         for cm in stack:
             cm.__exit__(None, None, None)
+
+
+MCP_INITIALIZE = {  # the first JSON-RPC request of an MCP session over HTTP
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "attack-test", "version": "0"},
+    },
+}
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if the process has not ended within 30 s."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 def index_project(srv: Server, user: str, root: Path, project: str) -> None:

@@ -33,7 +33,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 import pg_server
-from attack_server import PASSWORD, SECRET, Server, attack_server, refused
+from attack_server import MCP_INITIALIZE, PASSWORD, SECRET, Server, attack_server, refused
 from codeweaver.api import create_app
 from codeweaver.config import Settings
 from codeweaver.container import build_engine
@@ -45,16 +45,6 @@ from embedder_twin import HashEmbedder
 
 COUNTER_DIR = Path(__file__).resolve().parent / "verify_counter"
 SEARCH = {"query": "retry a failed upload", "project": "acme", "limit": 3}
-MCP_INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "attacker", "version": "1"},
-    },
-}
 
 
 def _counting_env(tmp: Path) -> dict[str, str]:
@@ -96,7 +86,7 @@ def _search(server: Server, token: str) -> httpx.Response:
 
 def _mcp_initialize(server: Server, token: str) -> httpx.Response:
     headers = {**_bearer(token), "Accept": "application/json, text/event-stream"}
-    return server.client.post("/mcp/", json=MCP_INIT, headers=headers)
+    return server.client.post("/mcp/", json=MCP_INITIALIZE, headers=headers)
 
 
 async def _mcp_projects(server: Server, token: str) -> list[str]:

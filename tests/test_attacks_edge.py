@@ -26,20 +26,18 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from prometheus_client.parser import text_string_to_metric_families
 
-from attack_server import PASSWORD, SECRET, Server, attack_server, refused
+from attack_server import (
+    MCP_INITIALIZE,
+    PASSWORD,
+    SECRET,
+    Server,
+    attack_server,
+    refused,
+    stop,
+)
 from net_helpers import free_port, wait_http
 
 MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "edge-test", "version": "0"},
-    },
-}
 PROBE = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
 
 
@@ -55,12 +53,7 @@ def _process(
         wait_http(ready, proc, log)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)
         out.close()
 
 
@@ -202,7 +195,7 @@ async def _mcp_tools(url: str, headers: dict[str, str]) -> list[str]:
 
 def test_no_auth_mcp_refuses_rebinding(local):
     for headers in ({"Host": "attacker.example.com"}, {"Origin": "http://attacker.example.com"}):
-        r = local.client.post("/mcp/", json=INITIALIZE, headers={**MCP_HEADERS, **headers})
+        r = local.client.post("/mcp/", json=MCP_INITIALIZE, headers={**MCP_HEADERS, **headers})
         refused(local, r, 421 if "Host" in headers else 403)
         assert "mcp-session-id" not in r.headers
     # the SDK client on loopback still gets a session and the tools
@@ -235,7 +228,7 @@ def test_app_factory_without_bind_address_requires_authentication(tmp_path):
         srv = Server(base, tmp_path / "home", env, tmp_path)
         try:
             refused(srv, srv.client.get("/api/v1/projects"), 401)
-            r = srv.client.post("/mcp/", json=INITIALIZE, headers=MCP_HEADERS)
+            r = srv.client.post("/mcp/", json=MCP_INITIALIZE, headers=MCP_HEADERS)
             refused(srv, r, 401)
             assert srv.client.get("/health/live").status_code == 200
         finally:
@@ -351,7 +344,7 @@ def test_debug_memory_of_a_one_tenant_admin_lists_only_that_tenant(server, local
 
 # ------------------------------------------------------ 16. someone else's MCP session
 def _open_session(server: Server, headers: dict[str, str]) -> str:
-    r = server.client.post("/mcp/", json=INITIALIZE, headers={**MCP_HEADERS, **headers})
+    r = server.client.post("/mcp/", json=MCP_INITIALIZE, headers={**MCP_HEADERS, **headers})
     assert r.status_code == 200, r.text
     session = r.headers["mcp-session-id"]
     note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
@@ -409,6 +402,22 @@ def test_mcp_session_is_bound_to_how_its_owner_authenticated(server):
     by_token = {"Authorization": f"Bearer {token}"}  # the same user, signed in another way
     refused(server, _probe(server, session, by_token), 404)
     assert "search_code" in _probe(server, session, by_key).text
+
+
+def test_mcp_session_follows_its_login_session_through_refresh(server):
+    first = server.login("alice").json()
+    server.secrets += [first["access_token"], first["refresh_token"]]
+    session = _open_session(server, {"Authorization": f"Bearer {first['access_token']}"})
+    r = server.client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert r.status_code == 200, r.text
+    refreshed = r.json()
+    server.secrets += [refreshed["access_token"], refreshed["refresh_token"]]
+    by_refreshed = {"Authorization": f"Bearer {refreshed['access_token']}"}
+    assert "search_code" in _probe(server, session, by_refreshed).text  # same login session
+    other = server.login("alice").json()  # the same user, signed in again elsewhere
+    server.secrets += [other["access_token"], other["refresh_token"]]
+    by_other = {"Authorization": f"Bearer {other['access_token']}"}
+    refused(server, _probe(server, session, by_other), 404)
 
 
 # --------------------------------------------------- 19. flooding the public /health

@@ -25,7 +25,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from codeweaver.api.errors import error_response
+from codeweaver.api.denials import audit_denial, refuse
 from codeweaver.errors import (
     AuthenticationError,
     CodeWeaverError,
@@ -33,7 +33,7 @@ from codeweaver.errors import (
     RateLimitedError,
     StoreError,
 )
-from codeweaver.ops.auth import AUTHENTICATED, LOCAL, PUBLIC, AuditLog, AuthService, Principal
+from codeweaver.ops.auth import AUTHENTICATED, LOCAL, PUBLIC, AuthService, Principal
 from codeweaver.ops.auth.ratelimit import RateLimiter
 
 __all__ = ["MCP_PREFIX", "AuthMiddleware", "SecurityHeadersMiddleware", "compile_table"]
@@ -112,7 +112,7 @@ class AuthMiddleware:
         state.update(user=ANONYMOUS, tenant_id=NO_TENANT)  # until the caller is known
         app_state = scope["app"].state
         if len(scope.get("query_string", b"")) > self.max_query:
-            await self._refuse(scope, receive, send, 414, "uri_too_long", "query string too long")
+            await refuse(scope, receive, send, 414, "uri_too_long", "query string too long")
             return
         permission = (
             PUBLIC if self.mode == "none" else self.permission_for(scope["method"], scope["path"])
@@ -173,34 +173,7 @@ class AuthMiddleware:
             status, code = 503, "unavailable"
         else:
             status, code = 500, "internal_error"
-        await self._refuse(scope, receive, send, status, code, str(exc), headers)
-
-    async def _refuse(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        status: int,
-        code: str,
-        message: str,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        state = scope["state"]
-        audit: AuditLog | None = getattr(scope["app"].state, "audit", None)
-        if audit is not None:
-            audit.emit(
-                "authz.denied",
-                user=state.get("user"),
-                tenant_id=state.get("tenant_id"),
-                request_id=state.get("request_id"),
-                route=f"{scope['method']} {scope['path']}",
-                outcome="denied",
-                reason=f"{status} {message}",
-            )
-        response = error_response(status, code, message, str(state.get("request_id", "")))
-        for key, value in (headers or {}).items():
-            response.headers[key] = value
-        await response(scope, receive, send)
+        await refuse(scope, receive, send, status, code, str(exc), headers)
 
 
 class SecurityHeadersMiddleware:
@@ -228,15 +201,4 @@ class SecurityHeadersMiddleware:
 
 
 def _audit_too_large(scope: Scope) -> None:
-    state = scope.get("state", {})
-    audit: AuditLog | None = getattr(scope["app"].state, "audit", None)
-    if audit is not None:
-        audit.emit(
-            "authz.denied",
-            user=state.get("user", ANONYMOUS),
-            tenant_id=state.get("tenant_id"),
-            request_id=state.get("request_id"),
-            route=f"{scope['method']} {scope['path']}",
-            outcome="denied",
-            reason="413 request body too large",
-        )
+    audit_denial(scope, "413 request body too large")

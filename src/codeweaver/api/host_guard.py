@@ -18,8 +18,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from codeweaver.api.errors import error_response
-from codeweaver.ops.auth import AuditLog
+from codeweaver.api.denials import refuse
 
 __all__ = [
     "HostGuardMiddleware",
@@ -140,16 +139,4 @@ class HostGuardMiddleware:
         state = scope.setdefault("state", {})
         state.setdefault("user", "anonymous")  # refused before anyone is known
         state.setdefault("tenant_id", "-")
-        audit: AuditLog | None = getattr(scope["app"].state, "audit", None)
-        if audit is not None:
-            audit.emit(
-                "authz.denied",
-                user=state.get("user"),
-                tenant_id=state.get("tenant_id"),
-                request_id=state.get("request_id"),
-                route=f"{scope['method']} {scope['path']}",
-                outcome="denied",
-                reason=f"{status} {message}",
-            )
-        response = error_response(status, code, message, str(state.get("request_id", "")))
-        await response(scope, receive, send)
+        await refuse(scope, receive, send, status, code, message)

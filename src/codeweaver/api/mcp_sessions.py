@@ -3,8 +3,9 @@
 The SDK's session manager binds each stateful session to the identity in
 ``scope["user"]`` and answers any other identity as if the session did not exist
 (404). ``SessionOwnerMiddleware`` hands it the caller the auth middleware checked
-(user name plus how they authenticated), and turns that 404 (someone else's session,
-or one that ended) into the API's error shape with an ``authz.denied`` audit record.
+(user name plus the credential: login session or API key), and turns that 404
+(someone else's session, or one that ended) into the API's error shape with an
+``authz.denied`` audit record.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from codeweaver.api.errors import error_response
+from codeweaver.api.denials import refuse
 from codeweaver.ops.auth import AuditLog, Principal
 
 __all__ = ["SESSION_HEADER", "SessionOwnerMiddleware", "session_owner"]
@@ -24,9 +25,22 @@ SESSION_HEADER = b"mcp-session-id"
 SESSION_NOT_FOUND = "unknown MCP session (it ended, or another caller opened it)"
 
 
+def _credential(principal: Principal) -> str:
+    """The credential behind a call: the login session (refresh family) of an access
+    token, else the API key sent directly, else how the caller authenticated."""
+    if principal.family:
+        return f"session:{principal.family}"
+    if principal.key_id:
+        return f"key:{principal.key_id}"
+    return principal.via
+
+
 def session_owner(principal: Principal) -> AuthenticatedUser:
-    """The SDK's identity for ``principal``: its user and how it authenticated."""
-    token = AccessToken(token="", client_id=principal.via, scopes=[], subject=principal.user)
+    """The SDK's identity for ``principal``: its user and the credential it used (a
+    refreshed access token keeps its session; another sign-in of the same user does not)."""
+    token = AccessToken(
+        token="", client_id=_credential(principal), scopes=[], subject=principal.user
+    )
     return AuthenticatedUser(token)
 
 
@@ -61,21 +75,6 @@ class SessionOwnerMiddleware:
 
         await self.app(scope, receive, replace_not_found)
         if refused:
-            self._audit(scope, state)
-            request_id = str(state.get("request_id", ""))
-            await error_response(404, "not_found", SESSION_NOT_FOUND, request_id)(
-                scope, receive, send
+            await refuse(
+                scope, receive, send, 404, "not_found", SESSION_NOT_FOUND, audit=self.audit
             )
-
-    def _audit(self, scope: Scope, state: dict[str, Any]) -> None:
-        if self.audit is None:
-            return
-        self.audit.emit(
-            "authz.denied",
-            user=state.get("user"),
-            tenant_id=state.get("tenant_id"),
-            request_id=state.get("request_id"),
-            route=f"{scope['method']} {scope['path']}",
-            outcome="denied",
-            reason=f"404 {SESSION_NOT_FOUND}",
-        )
