@@ -269,11 +269,15 @@ def test_two_data_dirs_and_another_user(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ lifecycle
 def _raw(sock: Path, request: bytes) -> bytes:
+    """The whole answer to ``request`` (sent with ``Connection: close``)."""
     with socket.socket(socket.AF_UNIX) as s:
         s.connect(str(sock))
-        s.sendall(request)
+        s.sendall(request.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1))
         s.settimeout(10)
-        return s.recv(65536)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+        return out
 
 
 def test_versions_stale_records_handover_and_idle_exit(tmp_path: Path) -> None:
