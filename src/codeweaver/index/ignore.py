@@ -1,0 +1,192 @@
+"""Ignore rules with git's semantics, matched in time linear in the path.
+
+Outside git (or with ``index.use_git`` off) discovery applies the ``.gitignore`` files
+itself, and everywhere it applies the ``index.exclude`` patterns and the built-in
+excludes. A rule is one gitignore line: blank lines and ``#`` comments are skipped, a
+leading ``!`` re-includes, ``\\!`` and ``\\#`` are the characters themselves, trailing
+spaces go unless escaped, and the glob is ``codeweaver.core.pathglob``'s (which never
+backtracks, so a hostile ``*_*_*_*_*q`` costs no more than ``*q``).
+
+As in git: within one list the last matching rule wins; a ``.gitignore`` applies to the
+paths below its folder, relative to it, and the deepest file with a matching rule
+decides; a path below an ignored folder stays ignored whatever a later ``!`` says. The
+configured excludes are a list of their own, relative to the project root, with the
+built-in ones last so that no ``!`` re-includes ``.git/``.
+
+What is read is bounded: an ignore file larger than ``MAX_IGNORE_BYTES`` or with more
+than ``MAX_IGNORE_RULES`` rules is used up to the limit, with a warning; a
+``.gitignore`` that is a symlink (git does not follow those either) or not a regular file
+is not read; a line git would never match (an unclosed ``[``, a lone ``\\`` at the end)
+is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from codeweaver.core.pathglob import EntryGlob, compile_entry_glob
+from codeweaver.errors import InputError
+from codeweaver.index.confined import read_inside
+
+__all__ = [
+    "BUILT_IN_EXCLUDES",
+    "IGNORE_FILE",
+    "MAX_IGNORE_BYTES",
+    "MAX_IGNORE_RULES",
+    "IgnoreRules",
+    "Ignorer",
+    "exclude_rules",
+    "parse_rules",
+]
+
+IGNORE_FILE = ".gitignore"
+BUILT_IN_EXCLUDES = (".git/", ".hg/", ".svn/")
+MAX_IGNORE_BYTES = 256 * 1024
+"""Bytes of one ignore file that are read (GitHub's largest templates are ~10 KiB)."""
+MAX_IGNORE_RULES = 10_000
+"""Rules of one ignore file that are used."""
+
+log = logging.getLogger("codeweaver.index")
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    glob: EntryGlob
+    negated: bool
+
+
+class IgnoreRules:
+    """One ignore file's (or one pattern list's) rules; the last matching rule wins."""
+
+    __slots__ = ("_newest_first",)
+
+    def __init__(self, rules: Sequence[_Rule]) -> None:
+        self._newest_first = tuple(reversed(rules))
+
+    def __len__(self) -> int:
+        return len(self._newest_first)
+
+    def verdict(self, parts: list[str], is_dir: bool) -> bool | None:
+        """True: ignored, False: re-included, None: no rule matches the entry."""
+        for rule in self._newest_first:
+            if rule.glob.match(parts, is_dir):
+                return not rule.negated
+        return None
+
+
+def _trim_trailing_spaces(line: str) -> str:
+    """git's rule: unescaped trailing spaces go (tabs and escaped spaces stay)."""
+    end = len(line)
+    while end and line[end - 1] == " ":
+        slashes = 0
+        while slashes < end - 1 and line[end - 2 - slashes] == "\\":
+            slashes += 1
+        if slashes % 2:  # the space is escaped
+            break
+        end -= 1
+    return line[:end]
+
+
+def _line_rule(line: str) -> tuple[str, bool] | None:
+    """The glob and whether it re-includes, or None for a blank line or a comment."""
+    line = line.removesuffix("\r")
+    if not line or line.startswith("#"):
+        return None
+    line = _trim_trailing_spaces(line)
+    negated = line.startswith("!")
+    glob = line[1:] if negated else line
+    return (glob, negated) if glob else None
+
+
+def parse_rules(lines: Iterable[str], *, source: str, strict: bool = False) -> IgnoreRules:
+    """Compile gitignore lines. ``strict``: a bad line is an InputError naming ``source``;
+    else it is skipped (git never matches it) and at most ``MAX_IGNORE_RULES`` are kept."""
+    rules: list[_Rule] = []
+    for number, line in enumerate(lines, 1):
+        parsed = _line_rule(line)
+        if parsed is None:
+            continue
+        if not strict and len(rules) >= MAX_IGNORE_RULES:
+            log.warning("%s: only the first %d rules are used", source, MAX_IGNORE_RULES)
+            break
+        try:
+            rules.append(_Rule(compile_entry_glob(parsed[0]), parsed[1]))
+        except InputError as exc:
+            if strict:
+                raise InputError(f"{source}: {exc}" if source else str(exc)) from exc
+            log.info("%s:%d: rule skipped (%s)", source, number, exc)
+    return IgnoreRules(rules)
+
+
+def exclude_rules(patterns: Sequence[str], source: str = "index.exclude") -> IgnoreRules:
+    """The configured ``index.exclude`` patterns, then the built-in excludes; a bad
+    pattern is a one-line InputError (naming ``source``)."""
+    return parse_rules([*patterns, *BUILT_IN_EXCLUDES], source=source, strict=True)
+
+
+def _read_lines(root: Path, rel: str) -> list[str] | None:
+    """The lines of the ignore file ``root/rel``, read only up to the bounds."""
+    try:
+        st = os.lstat(root / rel)
+        if not stat.S_ISREG(st.st_mode):
+            return None  # a symlink (git does not follow it), a FIFO, a folder …
+        data = read_inside(root, rel, MAX_IGNORE_BYTES, truncate=True)
+    except (OSError, ValueError):
+        return None
+    lines = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff").split("\n")
+    if st.st_size > MAX_IGNORE_BYTES:
+        log.warning("%s: larger than %d bytes, only its start is used", rel, MAX_IGNORE_BYTES)
+        lines.pop()  # the cut-off line
+    return lines
+
+
+class Ignorer:
+    """Whether discovery skips a path: the excludes (``None``: none, not even the built-in
+    ones) and, with ``gitignore``, the ``.gitignore`` files under ``root``, each read once."""
+
+    def __init__(self, root: Path, excludes: IgnoreRules | None, *, gitignore: bool = True) -> None:
+        self._root = root
+        self._excludes = excludes
+        self._gitignore = gitignore
+        self._files: dict[str, IgnoreRules | None] = {}
+        self._folders: dict[str, bool] = {}
+
+    def skips(self, rel: str, is_dir: bool) -> bool:
+        """``rel`` (project-relative, posix) or a folder above it is ignored."""
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            if self._folder_skipped(parts[:depth]):
+                return True
+        return self.skips_entry(parts, is_dir)
+
+    def skips_entry(self, parts: list[str], is_dir: bool) -> bool:
+        """The entry itself is ignored (the folders above it are known not to be)."""
+        if self._excludes is not None and self._excludes.verdict(parts, is_dir):
+            return True
+        if not self._gitignore:
+            return False
+        for depth in range(len(parts) - 1, -1, -1):  # the deepest file with a match decides
+            rules = self._rules("/".join(parts[:depth]))
+            verdict = None if rules is None else rules.verdict(parts[depth:], is_dir)
+            if verdict is not None:
+                return verdict
+        return False
+
+    def _folder_skipped(self, parts: list[str]) -> bool:
+        key = "/".join(parts)
+        found = self._folders.get(key)
+        if found is None:
+            found = self._folders[key] = self.skips_entry(parts, True)
+        return found
+
+    def _rules(self, rel_dir: str) -> IgnoreRules | None:
+        if rel_dir not in self._files:
+            rel = f"{rel_dir}/{IGNORE_FILE}" if rel_dir else IGNORE_FILE
+            lines = _read_lines(self._root, rel)
+            self._files[rel_dir] = None if lines is None else parse_rules(lines, source=rel)
+        return self._files[rel_dir]
