@@ -138,7 +138,7 @@ def _build(
         if seg == _GLOBSTAR:
             runs.append([])
         else:
-            runs[-1].append(_component(pattern, seg))
+            runs[-1].append(_component(pattern, seg, remember=not exact))
     return _SequenceMatcher(runs, floating, needs_below, exact and not needs_below).match
 
 
@@ -195,12 +195,14 @@ def _find_run(
     return -1
 
 
-def _component(pattern: str, seg: str) -> ComponentMatcher:
-    """A matcher of one whole path component against the component glob ``seg``."""
+def _component(pattern: str, seg: str, remember: bool) -> ComponentMatcher:
+    """A matcher of one whole path component against the component glob ``seg``; with
+    ``remember`` it keeps recent answers (ignore rules see each name once: they do not)."""
     pieces = [_piece(pattern, piece) for piece in _split_stars(pattern, seg)]
     if len(pieces) == 1 and isinstance(pieces[0], _Literal):
         return pieces[0].whole
-    return _Remembered(pieces[0].whole if len(pieces) == 1 else _StarMatcher(pieces))
+    match = pieces[0].whole if len(pieces) == 1 else _StarMatcher(pieces)
+    return _Remembered(match) if remember else match
 
 
 class _Remembered:

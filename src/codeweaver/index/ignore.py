@@ -13,8 +13,10 @@ decides; a path below an ignored folder stays ignored whatever a later ``!`` say
 configured excludes are a list of their own, relative to the project root, with the
 built-in ones last so that no ``!`` re-includes ``.git/``.
 
-What is read is bounded: an ignore file larger than ``MAX_IGNORE_BYTES`` or with more
-than ``MAX_IGNORE_RULES`` rules is used up to the limit, with a warning; a
+What is read is bounded: an ignore file larger than ``MAX_IGNORE_BYTES`` is used up to
+that size, at most ``MAX_IGNORE_RULES`` rules apply to any one path and
+``MAX_TOTAL_IGNORE_RULES`` are read in one discovery (the rest is left out, with a
+warning); a
 ``.gitignore`` that is a symlink (git does not follow those either) or not a regular file
 is not read; a line git would never match (an unclosed ``[``, a lone ``\\`` at the end)
 is skipped.
@@ -38,6 +40,7 @@ __all__ = [
     "IGNORE_FILE",
     "MAX_IGNORE_BYTES",
     "MAX_IGNORE_RULES",
+    "MAX_TOTAL_IGNORE_RULES",
     "IgnoreRules",
     "Ignorer",
     "exclude_rules",
@@ -48,8 +51,10 @@ IGNORE_FILE = ".gitignore"
 BUILT_IN_EXCLUDES = (".git/", ".hg/", ".svn/")
 MAX_IGNORE_BYTES = 256 * 1024
 """Bytes of one ignore file that are read (GitHub's largest templates are ~10 KiB)."""
-MAX_IGNORE_RULES = 10_000
-"""Rules of one ignore file that are used."""
+MAX_IGNORE_RULES = 5_000
+"""Rules of ignore files that apply to one path (all files along it together)."""
+MAX_TOTAL_IGNORE_RULES = 50_000
+"""Rules of ignore files read in one discovery."""
 
 log = logging.getLogger("codeweaver.index")
 
@@ -103,16 +108,18 @@ def _line_rule(line: str) -> tuple[str, bool] | None:
     return (glob, negated) if glob else None
 
 
-def parse_rules(lines: Iterable[str], *, source: str, strict: bool = False) -> IgnoreRules:
+def parse_rules(
+    lines: Iterable[str], *, source: str, strict: bool = False, limit: int = MAX_IGNORE_RULES
+) -> IgnoreRules:
     """Compile gitignore lines. ``strict``: a bad line is an InputError naming ``source``;
-    else it is skipped (git never matches it) and at most ``MAX_IGNORE_RULES`` are kept."""
+    else it is skipped (git never matches it) and at most ``limit`` rules are kept."""
     rules: list[_Rule] = []
     for number, line in enumerate(lines, 1):
         parsed = _line_rule(line)
         if parsed is None:
             continue
-        if not strict and len(rules) >= MAX_IGNORE_RULES:
-            log.warning("%s: only the first %d rules are used", source, MAX_IGNORE_RULES)
+        if not strict and len(rules) >= limit:
+            log.warning("%s: only the first %d rules are used", source, limit)
             break
         try:
             rules.append(_Rule(compile_entry_glob(parsed[0]), parsed[1]))
@@ -145,16 +152,29 @@ def _read_lines(root: Path, rel: str) -> list[str] | None:
     return lines
 
 
+@dataclass(frozen=True, slots=True)
+class _Chain:
+    """The ignore files that apply below one folder, shallowest first, and their rules."""
+
+    files: tuple[tuple[int, IgnoreRules], ...] = ()  # (depth of the file's folder, rules)
+    rules: int = 0
+
+
 class Ignorer:
     """Whether discovery skips a path: the excludes (``None``: none, not even the built-in
-    ones) and, with ``gitignore``, the ``.gitignore`` files under ``root``, each read once."""
+    ones) and, with ``gitignore``, the ``.gitignore`` files under ``root``, each read once.
+
+    At most ``MAX_IGNORE_RULES`` rules apply to any one path (a deeper file gets what its
+    ancestors left) and ``MAX_TOTAL_IGNORE_RULES`` are read in all: a hostile tree cannot
+    make each path cost more than that, nor fill memory with compiled rules."""
 
     def __init__(self, root: Path, excludes: IgnoreRules | None, *, gitignore: bool = True) -> None:
         self._root = root
         self._excludes = excludes
         self._gitignore = gitignore
-        self._files: dict[str, IgnoreRules | None] = {}
+        self._chains: dict[str, _Chain] = {}
         self._folders: dict[str, bool] = {}
+        self._total = 0
 
     def skips(self, rel: str, is_dir: bool) -> bool:
         """``rel`` (project-relative, posix) or a folder above it is ignored."""
@@ -170,9 +190,8 @@ class Ignorer:
             return True
         if not self._gitignore:
             return False
-        for depth in range(len(parts) - 1, -1, -1):  # the deepest file with a match decides
-            rules = self._rules("/".join(parts[:depth]))
-            verdict = None if rules is None else rules.verdict(parts[depth:], is_dir)
+        for depth, rules in reversed(self._chain(parts[:-1]).files):  # the deepest match wins
+            verdict = rules.verdict(parts[depth:], is_dir)
             if verdict is not None:
                 return verdict
         return False
@@ -184,9 +203,32 @@ class Ignorer:
             found = self._folders[key] = self.skips_entry(parts, True)
         return found
 
-    def _rules(self, rel_dir: str) -> IgnoreRules | None:
-        if rel_dir not in self._files:
-            rel = f"{rel_dir}/{IGNORE_FILE}" if rel_dir else IGNORE_FILE
-            lines = _read_lines(self._root, rel)
-            self._files[rel_dir] = None if lines is None else parse_rules(lines, source=rel)
-        return self._files[rel_dir]
+    def _chain(self, folder: list[str]) -> _Chain:
+        """The ignore files applying inside ``folder``, read top-down on first use."""
+        found = self._chains.get("/".join(folder))
+        if found is not None:
+            return found
+        keys = ["/".join(folder[:depth]) for depth in range(len(folder) + 1)]
+        known = len(keys) - 1
+        while known >= 0 and keys[known] not in self._chains:
+            known -= 1
+        chain = self._chains[keys[known]] if known >= 0 else _Chain()
+        for depth in range(known + 1, len(keys)):
+            chain = self._chains[keys[depth]] = self._extend(chain, depth, keys[depth])
+        return chain
+
+    def _extend(self, chain: _Chain, depth: int, rel_dir: str) -> _Chain:
+        rel = f"{rel_dir}/{IGNORE_FILE}" if rel_dir else IGNORE_FILE
+        lines = _read_lines(self._root, rel)
+        if lines is None:
+            return chain
+        if self._total >= MAX_TOTAL_IGNORE_RULES:
+            log.warning("%s: not read, %d ignore rules were read already", rel, self._total)
+            return chain
+        if chain.rules >= MAX_IGNORE_RULES:
+            log.warning("%s: not read, the ignore files above it hold enough rules", rel)
+            return chain
+        room = min(MAX_IGNORE_RULES - chain.rules, MAX_TOTAL_IGNORE_RULES - self._total)
+        rules = parse_rules(lines, source=rel, limit=room)
+        self._total += len(rules)
+        return _Chain((*chain.files, (depth, rules)), chain.rules + len(rules))
