@@ -1,15 +1,17 @@
 """Gitignore-style path globs, matched without backtracking.
 
 A glob is one gitignore line: ``*`` and ``?`` stay inside a path component, ``[...]``
-is one character of a set (``[!...]``/``[^...]`` negated), ``\\`` escapes, ``**`` as a
+is one character of a set as git reads it (``[!...]``/``[^...]`` negated, ranges,
+``[:alpha:]`` classes, ``\\`` escapes, a first ``]`` a member), ``\\`` escapes, ``**`` as a
 whole component spans any number of directories (one or more at the end), a glob
 without an inner ``/`` matches at any depth, a leading ``/`` anchors it to the root, a
 trailing ``/`` matches directories only, and a glob that matches a directory matches
 every file below it.
 
 ``compile_entry_glob`` compiles the same globs for ignore rules (``codeweaver.index.ignore``):
-there a glob matches one entry exactly (a file, or a directory with ``is_dir``), and what
-lies below a matched directory is the rule's business, not the glob's.
+there a glob matches one entry exactly (a file, or a directory with ``is_dir``), what
+lies below a matched directory is the rule's business, not the glob's, and a component
+of three or more stars is ``**`` as in git.
 
 Matching never backtracks: a component glob is split at its stars into fixed-width
 pieces found left to right (the leftmost place of each piece is always a right one),
