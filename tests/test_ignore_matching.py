@@ -30,6 +30,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from attack_server import Server, attack_server
 from codeweaver.config import load_settings
+from codeweaver.container import build_engine
 from codeweaver.errors import ConfigError
 from codeweaver.index import ignore
 from codeweaver.index.discovery import discover
@@ -412,17 +413,19 @@ def _cli(args: list[str], cwd: Path, home: Path, timeout: float = 180) -> Any:
 
 
 def test_a_bad_exclude_pattern_is_a_one_line_setting_error(tmp_path):
+    settings = load_settings(home=tmp_path / "h", index={"exclude": ["build/", "src/[ab"]})
     with pytest.raises(ConfigError) as info:
-        load_settings(index={"exclude": ["build/", "src/[ab"]})
+        build_engine(settings)
     message = str(info.value)
     assert "index.exclude" in message and "'[' is never closed" in message
     folder = tmp_path / "proj"
     write(folder, "app.py")
     write(folder, "codeweaver.toml", '[index]\nexclude = ["docs/", "tail\\\\"]\n')
-    out = _cli(["index", str(folder), "--project", "proj"], folder, tmp_path / "home", 120)
-    assert out.returncode == 2, out.stderr
-    assert "index.exclude" in out.stderr and "lone" in out.stderr
-    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    for args in (["index", str(folder), "--project", "proj"], ["serve", "--port", "0"]):
+        out = _cli(args, folder, tmp_path / "home", 120)
+        assert out.returncode == 2, out.stderr
+        assert "index.exclude" in out.stderr and "lone" in out.stderr
+        assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
 def test_cli_indexes_a_hostile_folder_quickly(tmp_path):

@@ -80,19 +80,6 @@ class IndexSettings(_Section):
         default_factory=list, description="Extra gitignore-style patterns to skip."
     )
     use_git: bool = Field(True, description="Inside a git repo, list files with git itself.")
-
-    @field_validator("exclude", mode="after")
-    @classmethod
-    def _exclude_patterns(cls, value: list[str]) -> list[str]:
-        from codeweaver.errors import InputError
-        from codeweaver.index.ignore import exclude_rules
-
-        try:
-            exclude_rules(value, source="")
-        except InputError as exc:
-            raise ValueError(str(exc)) from None
-        return value
-
     batch_chunks: int = Field(
         64, ge=1, le=4096, description="Chunks embedded and stored per batch."
     )
