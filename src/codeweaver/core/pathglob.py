@@ -67,6 +67,7 @@ class EntryGlob:
     pattern: str
     directory_only: bool
     _match: Callable[[list[str]], bool]
+    name: str | None = None  # the one name it matches at any depth, if it is that simple
 
     def match(self, parts: list[str], is_dir: bool) -> bool:
         return (is_dir or not self.directory_only) and self._match(parts)
@@ -94,7 +95,17 @@ def compile_entry_glob(pattern: str) -> EntryGlob:
     segments = _normalize(segments, exact=True)
     if not segments:
         raise InputError(f"invalid path glob {pattern!r}: it selects no path")
-    return EntryGlob(pattern, directory_only, _build(pattern, segments, False, exact=True))
+    match = _build(pattern, segments, False, exact=True)
+    return EntryGlob(pattern, directory_only, match, _plain_name(pattern, segments))
+
+
+def _plain_name(pattern: str, segments: list[str]) -> str | None:
+    """The name a ``**/name`` glob without wildcards matches (escapes resolved)."""
+    if len(segments) != 2 or segments[0] != _GLOBSTAR or segments[1] == _GLOBSTAR:
+        return None
+    pieces = _split_stars(pattern, segments[1])
+    piece = _piece(pattern, pieces[0]) if len(pieces) == 1 else None
+    return piece.text if isinstance(piece, _Literal) else None
 
 
 def _refuse_no_op(pattern: str, text: str) -> None:
@@ -141,6 +152,11 @@ def _build(
             runs.append([])
         else:
             runs[-1].append(_component(pattern, seg, remember=not exact))
+    if exact and not needs_below and len(runs) == 1 and len(runs[0]) == 1:  # one name
+        only = runs[0][0]
+        if floating:
+            return lambda parts: only(parts[-1])
+        return lambda parts: len(parts) == 1 and only(parts[0])
     return _SequenceMatcher(runs, floating, needs_below, exact and not needs_below).match
 
 
@@ -233,6 +249,10 @@ class _Literal:
     def __init__(self, text: str) -> None:
         self._text = text
         self.width = len(text)
+
+    @property
+    def text(self) -> str:
+        return self._text
 
     def whole(self, name: str) -> bool:
         return name == self._text

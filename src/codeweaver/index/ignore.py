@@ -66,22 +66,42 @@ class _Rule:
 
 
 class IgnoreRules:
-    """One ignore file's (or one pattern list's) rules; the last matching rule wins."""
+    """One ignore file's (or one pattern list's) rules; the last matching rule wins.
 
-    __slots__ = ("_newest_first",)
+    Rules that are a plain name (``node_modules``, ``.env``: most of a typical file) are
+    looked up by the entry's name; the others are tried newest first, down to the
+    newest plain-name rule that matched."""
+
+    __slots__ = ("_by_name", "_count", "_others")
 
     def __init__(self, rules: Sequence[_Rule]) -> None:
-        self._newest_first = tuple(reversed(rules))
+        self._count = len(rules)
+        self._by_name: dict[str, list[tuple[int, _Rule]]] = {}
+        others: list[tuple[int, _Rule]] = []
+        for index, rule in reversed(list(enumerate(rules))):
+            if rule.glob.name is None:
+                others.append((index, rule))
+            else:
+                self._by_name.setdefault(rule.glob.name, []).append((index, rule))
+        self._others = tuple(others)
 
     def __len__(self) -> int:
-        return len(self._newest_first)
+        return self._count
 
     def verdict(self, parts: list[str], is_dir: bool) -> bool | None:
         """True: ignored, False: re-included, None: no rule matches the entry."""
-        for rule in self._newest_first:
+        newest, found = -1, None
+        for index, rule in self._by_name.get(parts[-1], ()):
+            if is_dir or not rule.glob.directory_only:
+                newest, found = index, rule
+                break
+        for index, rule in self._others:
+            if index < newest:
+                break
             if rule.glob.match(parts, is_dir):
-                return not rule.negated
-        return None
+                found = rule
+                break
+        return None if found is None else not found.negated
 
 
 def _trim_trailing_spaces(line: str) -> str:
