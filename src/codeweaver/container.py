@@ -15,7 +15,8 @@ from codeweaver.core.cache import CacheCounters, LruCache, TieredCache
 from codeweaver.core.chunking import ChunkOptions, ContextOptions
 from codeweaver.core.embedding_cache import CachingEmbedder, strip_path_header
 from codeweaver.engine import Engine, StoreFactory
-from codeweaver.errors import ConfigError
+from codeweaver.errors import ConfigError, InputError
+from codeweaver.index.ignore import exclude_rules
 from codeweaver.index.pipeline import IndexOptions
 from codeweaver.index.projects import Project, ProjectRegistry, validate_project_name
 from codeweaver.index.roots import RootPolicy
@@ -224,6 +225,17 @@ def build_engine(
     )
 
 
+def checked_excludes(patterns: list[str]) -> tuple[str, ...]:
+    """``index.exclude`` as compiled once here: a bad pattern stops the start-up."""
+    try:
+        exclude_rules(patterns, source="")
+    except InputError as exc:
+        raise ConfigError(
+            f"invalid setting 'index.exclude' (CODEWEAVER_INDEX__EXCLUDE): {exc}"
+        ) from None
+    return tuple(patterns)
+
+
 def index_options(settings: Settings, embedder: Embedder) -> IndexOptions:
     """Remote providers get embedding batches sized to one full request each."""
     idx = settings.index
@@ -238,7 +250,7 @@ def index_options(settings: Settings, embedder: Embedder) -> IndexOptions:
             counter = estimate_tokens
     return IndexOptions(
         max_file_bytes=idx.max_file_bytes,
-        exclude=tuple(idx.exclude),
+        exclude=checked_excludes(idx.exclude),
         use_git=idx.use_git,
         batch_chunks=batch_chunks,
         chunking=chunk_options(settings),

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from codeweaver.config import Settings, load_settings
-from codeweaver.container import build_engine
+from codeweaver.container import build_engine, checked_excludes
 from codeweaver.engine import Engine
 
 __all__ = ["close_engine", "engine_from", "settings_from"]
@@ -16,6 +16,7 @@ _engine: Engine | None = None
 
 def settings_from(config: Path | None) -> Settings:
     settings = load_settings(config)
+    checked_excludes(settings.index.exclude)  # before a server binds or a job starts
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
