@@ -16,6 +16,7 @@ from codeweaver.core.chunking import ChunkOptions, ContextOptions
 from codeweaver.core.embedding_cache import CachingEmbedder, strip_path_header
 from codeweaver.engine import Engine, StoreFactory
 from codeweaver.errors import ConfigError
+from codeweaver.index.ignore import checked_excludes
 from codeweaver.index.pipeline import IndexOptions
 from codeweaver.index.projects import Project, ProjectRegistry, validate_project_name
 from codeweaver.index.roots import RootPolicy
@@ -238,7 +239,7 @@ def index_options(settings: Settings, embedder: Embedder) -> IndexOptions:
             counter = estimate_tokens
     return IndexOptions(
         max_file_bytes=idx.max_file_bytes,
-        exclude=tuple(idx.exclude),
+        exclude=checked_excludes(idx.exclude),
         use_git=idx.use_git,
         batch_chunks=batch_chunks,
         chunking=chunk_options(settings),

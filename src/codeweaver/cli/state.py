@@ -21,8 +21,10 @@ _engine: Engine | None = None
 
 def settings_from(config: Path | None) -> Settings:
     from codeweaver.config import load_settings
+    from codeweaver.index.ignore import checked_excludes
 
     settings = load_settings(config)
+    checked_excludes(settings.index.exclude)  # before a server binds or a job starts
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )

@@ -73,12 +73,15 @@ def _open_parts(root: Path, parts: list[str]) -> int:
     return last
 
 
-def read_inside(root: Path, rel: str, max_bytes: int | None = None) -> bytes:
+def read_inside(
+    root: Path, rel: str, max_bytes: int | None = None, *, truncate: bool = False
+) -> bytes:
     """The bytes of ``root/rel``, read only if it resolves to a regular file inside the
     resolved ``root`` and no component on the way is swapped for a symlink meanwhile.
 
     Raises ``Escape`` for a path that leaves ``root`` (or races to), ``OSError`` when
-    it cannot be read, ``ValueError`` when it is larger than ``max_bytes``."""
+    it cannot be read, ``ValueError`` when it is larger than ``max_bytes`` (with
+    ``truncate``, its first ``max_bytes`` are returned instead)."""
     real = real_relative(root, rel)
     if real is None or real in ("", "."):
         raise Escape("resolves outside the project root")
@@ -92,6 +95,8 @@ def read_inside(root: Path, rel: str, max_bytes: int | None = None) -> bytes:
         st = os.fstat(fh.fileno())
         if not stat.S_ISREG(st.st_mode):
             raise Escape("is not a regular file")
+        if max_bytes is not None and truncate:
+            return fh.read(max_bytes)
         if max_bytes is not None and st.st_size > max_bytes:
             raise ValueError(f"larger than {max_bytes} bytes ({st.st_size})")
         data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)

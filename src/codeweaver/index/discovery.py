@@ -3,30 +3,30 @@
 Inside a git work tree git itself answers (tracked + untracked-not-ignored files), so
 ``.gitignore`` at any depth, negations, ``.git/info/exclude`` and the global excludes
 all behave exactly as ``git status`` shows them. Outside git, ``.gitignore`` files are
-applied with gitignore semantics (nested files, negation) by ``pathspec``. On top of
-either, the configured ``exclude`` patterns apply. Every candidate is resolved (symlinks
-anywhere along its path included): one that resolves outside the root, or into a
-protected location (the data home, secret files), is skipped with a reason, as are files
-over the size limit. git runs hardened (see ``codeweaver.index.git``): a repository's
-config never makes it run a command.
+applied with git's semantics (nested files, negation) by ``codeweaver.index.ignore``,
+in time linear in each path whatever the patterns. On top of either, the configured
+``exclude`` patterns apply (an ignored folder is not walked into). Every candidate is
+resolved (symlinks anywhere along its path included): one that resolves outside the
+root, or into a protected location (the data home, secret files), is skipped with a
+reason, as are files over the size limit. git runs hardened (see
+``codeweaver.index.git``): a repository's config never makes it run a command.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pathspec
 
 from codeweaver.errors import PathError
 from codeweaver.index.confined import read_inside
 from codeweaver.index.git import run_git
+from codeweaver.index.ignore import Ignorer, exclude_rules
 
 __all__ = ["Discovered", "DiscoveredFile", "collect", "discover", "git_commit", "resolve_root"]
 
-ALWAYS_EXCLUDE = (".git/", ".hg/", ".svn/")
+VCS_FOLDERS = frozenset({".git", ".hg", ".svn"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,49 +80,25 @@ def _git_paths(root: Path) -> list[str] | None:
     return sorted({p for p in out.split("\0") if p})
 
 
-def _read_ignore(path: Path) -> pathspec.GitIgnoreSpec | None:
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
-    return pathspec.GitIgnoreSpec.from_lines(lines)
-
-
-def _ignored(rel: str, is_dir: bool, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> bool:
-    """Apply nested ignore files; a deeper file's verdict overrides a shallower one."""
-    verdict = False
-    for base, spec in specs:
-        sub = rel[len(base) :] if base else rel
-        if is_dir:
-            sub += "/"
-        result = spec.check_file(sub)
-        if result.include is not None:
-            verdict = bool(result.include)
-    return verdict
-
-
-def _walk_paths(root: Path) -> list[str]:
+def _walk_paths(root: Path, ignorer: Ignorer) -> list[str]:
+    """The files under ``root`` that ``ignorer`` keeps; ignored folders are not entered."""
     paths: list[str] = []
-    stack: list[tuple[Path, list[tuple[str, pathspec.GitIgnoreSpec]]]] = [(root, [])]
+    stack: list[tuple[Path, list[str]]] = [(root, [])]
     while stack:
-        folder, specs = stack.pop()
-        rel_dir = folder.relative_to(root).as_posix()
-        base = "" if rel_dir == "." else rel_dir + "/"
-        spec = _read_ignore(folder / ".gitignore")
-        here = [*specs, (base, spec)] if spec is not None else specs
+        folder, parts = stack.pop()
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
             continue
         for entry in entries:
-            rel = base + entry.name
+            here = [*parts, entry.name]
             is_dir = entry.is_dir(follow_symlinks=False)
-            if entry.name in (".git", ".hg", ".svn") or _ignored(rel, is_dir, here):
+            if entry.name in VCS_FOLDERS or ignorer.skips_entry(here, is_dir):
                 continue
             if is_dir:
                 stack.append((Path(entry.path), here))
             else:
-                paths.append(rel)
+                paths.append("/".join(here))
     return sorted(paths)
 
 
@@ -149,13 +125,6 @@ def _classify(
     return DiscoveredFile(rel, abs_path, st.st_size, st.st_mtime_ns, real_root), None
 
 
-def _filtered(paths: Iterable[str], excludes: list[str]) -> Iterator[str]:
-    spec = pathspec.GitIgnoreSpec.from_lines([*ALWAYS_EXCLUDE, *excludes])
-    for rel in paths:
-        if not spec.match_file(rel):
-            yield rel
-
-
 def discover(
     root: Path,
     *,
@@ -166,9 +135,13 @@ def discover(
 ) -> Discovered:
     """List the indexable files under ``root`` (already resolved by ``resolve_root``),
     never one inside ``protected`` (resolved paths)."""
+    excludes = exclude_rules(exclude or [])
     git_paths = _git_paths(root) if use_git else None
-    candidates = git_paths if git_paths is not None else _walk_paths(root)
-    kept = _filtered(candidates, exclude or [])
+    if git_paths is None:
+        kept: Iterable[str] = _walk_paths(root, Ignorer(root, excludes))
+    else:
+        ignorer = Ignorer(root, excludes, gitignore=False)
+        kept = (rel for rel in git_paths if not ignorer.skips(rel, False))
     return collect(root, kept, max_bytes, git_paths is not None, protected)
 
 

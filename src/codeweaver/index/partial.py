@@ -14,23 +14,14 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import pathspec
-
-from codeweaver.index.discovery import (
-    ALWAYS_EXCLUDE,
-    Discovered,
-    _git,
-    _ignored,
-    _read_ignore,
-    collect,
-)
+from codeweaver.index.discovery import VCS_FOLDERS, Discovered, _git, collect
 from codeweaver.index.git import run_git
+from codeweaver.index.ignore import Ignorer, exclude_rules
 
 __all__ = ["discover_paths", "ignored_paths", "is_vcs_path"]
 
-_VCS = frozenset(name.rstrip("/") for name in ALWAYS_EXCLUDE)
+_VCS = VCS_FOLDERS
 _ARGS_PER_CALL = 500
-_Specs = list[tuple[str, pathspec.GitIgnoreSpec]]
 
 
 def is_vcs_path(rel: str) -> bool:
@@ -47,41 +38,19 @@ def _run_git(root: Path, args: Sequence[str], stdin: bytes | None = None) -> str
     return run_git(root, args, stdin=stdin, ok_codes=(0, 1))
 
 
-class _IgnoreFiles:
-    """Nested ``.gitignore`` rules along a path (outside git), each file read once."""
+def _is_dir(path: Path) -> bool:
+    """A folder, not a link to one (git and the walk treat links as files)."""
+    return path.is_dir() and not path.is_symlink()
 
-    def __init__(self, root: Path) -> None:
-        self._root = root
-        self._cache: dict[str, pathspec.GitIgnoreSpec | None] = {}
 
-    def _spec(self, rel_dir: str) -> pathspec.GitIgnoreSpec | None:
-        if rel_dir not in self._cache:
-            self._cache[rel_dir] = _read_ignore(self._root / rel_dir / ".gitignore")
-        return self._cache[rel_dir]
-
-    def ignored(self, rel: str) -> bool:
-        parts = rel.split("/")
-        specs: _Specs = []
-        for depth in range(len(parts)):
-            base = "/".join(parts[:depth])
-            spec = self._spec(base)
-            if spec is not None:
-                specs.append((base + "/" if base else "", spec))
-            sub = "/".join(parts[: depth + 1])
-            is_dir = depth < len(parts) - 1 or (self._root / sub).is_dir()
-            if _ignored(sub, is_dir, specs):
-                return True
-        return False
+def _gitignored(root: Path) -> Ignorer:
+    """The nested ``.gitignore`` files along each path (outside git), each read once."""
+    return Ignorer(root, None)
 
 
 def _excluded(root: Path, rels: Iterable[str], exclude: Sequence[str]) -> set[str]:
-    spec = pathspec.GitIgnoreSpec.from_lines([*ALWAYS_EXCLUDE, *exclude])
-    out = set()
-    for rel in rels:
-        probe = rel + "/" if (root / rel).is_dir() else rel
-        if is_vcs_path(rel) or spec.match_file(probe):
-            out.add(rel)
-    return out
+    ignorer = Ignorer(root, exclude_rules(exclude), gitignore=False)
+    return {r for r in rels if is_vcs_path(r) or ignorer.skips(r, _is_dir(root / r))}
 
 
 def ignored_paths(
@@ -102,8 +71,8 @@ def ignored_paths(
             out.update(p for p in text.split("\0") if p)
         else:
             return out
-    files = _IgnoreFiles(root)
-    out.update(r for r in rest if files.ignored(r))
+    files = _gitignored(root)
+    out.update(r for r in rest if files.skips(r, _is_dir(root / r)))
     return out
 
 
@@ -119,20 +88,22 @@ def _git_listed(root: Path, rels: Sequence[str]) -> list[str] | None:
 
 
 def _walked(root: Path, rels: Sequence[str]) -> list[str]:
-    files = _IgnoreFiles(root)
+    files = _gitignored(root)
     found: set[str] = set()
     for rel in rels:
         path = root / rel
-        if files.ignored(rel):
-            continue
-        if not path.is_dir() or path.is_symlink():
-            if path.exists() or path.is_symlink():
+        if not _is_dir(path):
+            if (path.exists() or path.is_symlink()) and not files.skips(rel, False):
                 found.add(rel)
+            continue
+        if files.skips(rel, True):
             continue
         for folder, dirs, names in os.walk(path):
             base = Path(folder).relative_to(root).as_posix()
-            dirs[:] = sorted(d for d in dirs if d not in _VCS and not files.ignored(f"{base}/{d}"))
-            found.update(f"{base}/{n}" for n in names if not files.ignored(f"{base}/{n}"))
+            dirs[:] = sorted(
+                d for d in dirs if d not in _VCS and not files.skips(f"{base}/{d}", True)
+            )
+            found.update(f"{base}/{n}" for n in names if not files.skips(f"{base}/{n}", False))
     return sorted(found)
 
 
