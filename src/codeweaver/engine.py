@@ -479,10 +479,7 @@ class Engine:
         restore run by the owner swaps the files); other calls wait meanwhile, and the
         stores reopen afterwards, with the result caches cleared."""
         with self._lock:
-            for handle in self._open.values():
-                handle.store.close()
-                handle.manifest.close()
-            self._open.clear()
+            self._close_stores()
             self._in_use.release()
             try:
                 yield
@@ -496,11 +493,15 @@ class Engine:
         if callable(closer):
             closer()
         with self._lock:
-            for handle in self._open.values():
-                handle.store.close()
-                handle.manifest.close()
-            self._open.clear()
+            self._close_stores()
         self._in_use.release()
+
+    def _close_stores(self) -> None:
+        """Close every open project's store and manifest (the caller holds the lock)."""
+        for handle in self._open.values():
+            handle.store.close()
+            handle.manifest.close()
+        self._open.clear()
 
 
 def _notify(listeners: list[Any], event: Any) -> None:

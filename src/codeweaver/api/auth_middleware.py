@@ -26,6 +26,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codeweaver.api.denials import audit_denial, refuse
+from codeweaver.api.middleware import header
 from codeweaver.errors import (
     AuthenticationError,
     CodeWeaverError,
@@ -70,13 +71,6 @@ def _remote_store(app_state: Any) -> bool:
     """Whether the identity store is across the network (PostgreSQL)."""
     service: AuthService | None = getattr(app_state, "auth", None)
     return service is not None and service.store.db.postgres
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 class AuthMiddleware:
@@ -147,7 +141,7 @@ class AuthMiddleware:
                 client = (scope.get("client") or ("unknown", 0))[0]
                 limiter.check(f"ip:{client}", f"ip:{client}")
             return None
-        auth = _header(scope, b"authorization")
+        auth = header(scope, b"authorization")
         if not auth:
             raise AuthenticationError("missing bearer token")
         scheme, _, credential = auth.partition(" ")

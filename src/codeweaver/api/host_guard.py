@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from codeweaver.api.denials import refuse
+from codeweaver.api.middleware import header
 
 __all__ = [
     "HostGuardMiddleware",
@@ -102,13 +103,6 @@ def mcp_transport_lists(
     return hosts, [*origins, *cors_origins]
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
 class HostGuardMiddleware:
     """Refuse a non-loopback ``Host`` (421) and a foreign ``Origin`` (403)."""
 
@@ -120,8 +114,8 @@ class HostGuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host = _header(scope, b"host")
-        origin = _header(scope, b"origin")
+        host = header(scope, b"host")
+        origin = header(scope, b"origin")
         if not loopback_host(host):
             shown = (host or "")[:100]
             message = f"host {shown!r} refused: without authentication only loopback is served"

@@ -11,11 +11,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codeweaver.api.errors import REQUEST_ID_HEADER, error_response, internal_error
 
-__all__ = ["MAX_BODY_BYTES", "RequestContextMiddleware"]
+__all__ = ["MAX_BODY_BYTES", "RequestContextMiddleware", "header"]
 
 MAX_BODY_BYTES = 1024 * 1024
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 log = logging.getLogger("codeweaver.api")
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of request header ``name`` (lowercase bytes), or None."""
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _client_request_id(scope: Scope) -> str | None:
