@@ -14,6 +14,7 @@ from codeweaver.core.bm25 import Bm25Encoder
 from codeweaver.core.cache import CacheCounters, LruCache, TieredCache
 from codeweaver.core.chunking import ChunkOptions, ContextOptions
 from codeweaver.core.embedding_cache import CachingEmbedder, strip_path_header
+from codeweaver.core.signals import RerankParams
 from codeweaver.engine import Engine, StoreFactory
 from codeweaver.errors import ConfigError
 from codeweaver.index.ignore import checked_excludes
@@ -204,6 +205,13 @@ def build_engine(
         dense_weight=s.dense_weight,
         sparse_weight=s.sparse_weight,
         max_query_chars=s.max_query_chars,
+        rerank=RerankParams(
+            name_boost=s.name_boost,
+            path_boost=s.path_boost,
+            test_penalty=s.test_penalty,
+            init_penalty=s.init_penalty,
+            file_decay=s.file_decay,
+        ),
     )
     emb = embedder or build_embedder(settings)
     stores = build_store_factory(settings, qdrant_client)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from codeweaver.core.pathglob import compile_glob
 from codeweaver.core.query import ParsedQuery, parse_query, validate_limit
 from codeweaver.core.ranking import dedupe_overlaps, definitions_first
+from codeweaver.core.signals import RerankParams, rerank
 from codeweaver.errors import EmbeddingError
 from codeweaver.types import Embedder, Hit, SearchFilters, SparseEncoder, StoreQuery, VectorStore
 
@@ -48,6 +49,7 @@ class FusionParams:
     use_dense: bool = True
     use_sparse: bool = True
     definitions_first: bool = True
+    rerank: RerankParams = field(default_factory=RerankParams)
 
 
 def resolve_glob(pattern: str, paths: Iterable[str]) -> tuple[str, ...]:
@@ -84,6 +86,7 @@ class SearchService:
         if filters.paths == ():
             return SearchResult([], _ms(started), parsed.query_type)
         hits, degraded = self._hybrid(store, parsed, limit, filters, p)
+        hits = rerank(hits, parsed.text, p.rerank)
         if parsed.identifier and p.definitions_first:
             hits = definitions_first(
                 hits, self._definitions(store, parsed, filters), parsed.identifier
