@@ -147,11 +147,14 @@ SIGNALS = {
     "test_penalty": 0.3,
     "init_penalty": 0.3,
     "file_decay": 0.8,
+    "adaptive_weights": 0.5,
 }
 
 
 def _params(signals: dict[str, float]) -> FusionParams:
-    return FusionParams(rerank=RerankParams(**signals))
+    rest = dict(signals)
+    adaptive = rest.pop("adaptive_weights", 0.0)
+    return FusionParams(rerank=RerankParams(**rest), adaptive_weights=adaptive)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from codeweaver.core.signals import (
     RerankParams,
+    adaptive_weights,
     file_decay,
     name_match,
     path_match,
@@ -97,3 +98,9 @@ def test_rerank_test_penalty_and_file_decay() -> None:
     assert out[-1].path == "tests/test_a.py"
     out = rerank(hits, "q", RerankParams(file_decay=0.5))
     assert [h.symbol for h in out] == ["a", "a1", "b", "a2"]
+
+
+def test_adaptive_weights_follow_the_query_shape() -> None:
+    assert adaptive_weights("where is parse_config", 1.0, 1.0, 0.5) == (1.0, 1.5)
+    assert adaptive_weights("where is the retry policy", 1.0, 1.0, 0.5) == (1.5, 1.0)
+    assert adaptive_weights("anything", 1.0, 2.0, 0.0) == (1.0, 2.0)

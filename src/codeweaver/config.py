@@ -211,6 +211,13 @@ class SearchSettings(_Section):
     init_penalty: float = Field(
         0.0, ge=0, lt=1, description="Re-rank: score cut for __init__.py/index.js/mod.rs files."
     )
+    adaptive_weights: float = Field(
+        0.0,
+        ge=0,
+        le=10,
+        description="Fusion: raise the BM25 weight by this share for queries holding "
+        "identifiers, the dense weight for plain questions.",
+    )
     file_decay: float = Field(
         1.0, gt=0, le=1, description="Re-rank: score factor per earlier hit from the same file."
     )

@@ -205,6 +205,7 @@ def build_engine(
         dense_weight=s.dense_weight,
         sparse_weight=s.sparse_weight,
         max_query_chars=s.max_query_chars,
+        adaptive_weights=s.adaptive_weights,
         rerank=RerankParams(
             name_boost=s.name_boost,
             path_boost=s.path_boost,

@@ -16,6 +16,7 @@ from codeweaver.types import Hit
 
 __all__ = [
     "RerankParams",
+    "adaptive_weights",
     "file_decay",
     "name_match",
     "path_match",
@@ -128,6 +129,16 @@ def path_penalty(path: str) -> tuple[bool, bool]:
 def file_decay(rank_in_file: int, decay: float) -> float:
     """Multiplier for the ``rank_in_file``-th (0-based) hit from one file."""
     return float(decay**rank_in_file)
+
+
+def adaptive_weights(query: str, dense: float, sparse: float, shift: float) -> tuple[float, float]:
+    """Fusion weights for this query: identifier-shaped parts raise the BM25 side by
+    ``shift``, a plain natural-language question raises the dense side by it."""
+    if not shift:
+        return dense, sparse
+    if query_identifiers(query):
+        return dense, sparse * (1.0 + shift)
+    return dense * (1.0 + shift), sparse
 
 
 def rerank(hits: Sequence[Hit], query: str, params: RerankParams) -> list[Hit]:

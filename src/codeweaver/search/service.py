@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from codeweaver.core.pathglob import compile_glob
 from codeweaver.core.query import ParsedQuery, parse_query, validate_limit
 from codeweaver.core.ranking import dedupe_overlaps, definitions_first
-from codeweaver.core.signals import RerankParams, rerank
+from codeweaver.core.signals import RerankParams, adaptive_weights, rerank
 from codeweaver.errors import EmbeddingError
 from codeweaver.types import Embedder, Hit, SearchFilters, SparseEncoder, StoreQuery, VectorStore
 
@@ -50,6 +50,7 @@ class FusionParams:
     use_sparse: bool = True
     definitions_first: bool = True
     rerank: RerankParams = field(default_factory=RerankParams)
+    adaptive_weights: float = 0.0
 
 
 def resolve_glob(pattern: str, paths: Iterable[str]) -> tuple[str, ...]:
@@ -131,6 +132,9 @@ class SearchService:
             sparse = None
         if dense is None and sparse is None:
             return [], degraded
+        dense_weight, sparse_weight = adaptive_weights(
+            parsed.text, p.dense_weight, p.sparse_weight, p.adaptive_weights
+        )
         query = StoreQuery(
             dense=dense,
             sparse=sparse,
@@ -138,8 +142,8 @@ class SearchService:
             filters=filters,
             prefetch_limit=max(p.prefetch_limit, limit),
             rrf_k=p.rrf_k,
-            dense_weight=p.dense_weight,
-            sparse_weight=p.sparse_weight,
+            dense_weight=dense_weight,
+            sparse_weight=sparse_weight,
         )
         return store.search(query), degraded
 
