@@ -7,9 +7,10 @@ every signal off the fused order is kept exactly.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from codeweaver.core.tokenizer import STOPWORDS, split_identifier, stem
 from codeweaver.types import Hit
@@ -66,16 +67,17 @@ class RerankParams:
         )
 
 
-def _subtokens(text: str) -> set[str]:
+@functools.lru_cache(maxsize=65536)
+def _subtokens(text: str) -> frozenset[str]:
     out: set[str] = set()
     for word in _WORD.findall(text):
         out.update(stem(t.lower()) for t in split_identifier(word) if len(t) > 1)
-    return out - _STOP - STOPWORDS
+    return frozenset(out - _STOP - STOPWORDS)
 
 
 def query_words(text: str) -> frozenset[str]:
     """The query's lower-cased word and identifier sub-tokens, stop words removed."""
-    return frozenset(_subtokens(text))
+    return _subtokens(text)
 
 
 def query_identifiers(text: str) -> frozenset[str]:
@@ -114,6 +116,7 @@ def path_match(path: str, words: frozenset[str]) -> float:
     return len(parts & words) / len(parts)
 
 
+@functools.lru_cache(maxsize=65536)
 def path_penalty(path: str) -> tuple[bool, bool]:
     """(is a test/vendored/generated/compat file, is an ``__init__``-style file)."""
     low = path.replace("\\", "/")
@@ -169,4 +172,10 @@ def rerank(hits: Sequence[Hit], query: str, params: RerankParams) -> list[Hit]:
             decayed.append((s * file_decay(n, params.file_decay), i, hit))
         decayed.sort(key=lambda t: (-t[0], t[1]))
         scored = decayed
-    return [replace(hit, score=s) for s, _, hit in scored]
+    return [hit if s == hit.score else _rescored(hit, s) for s, _, hit in scored]
+
+
+def _rescored(h: Hit, score: float) -> Hit:
+    return Hit(
+        h.path, h.start_line, h.end_line, h.symbol, h.kind, h.language, score, h.snippet, h.id
+    )
