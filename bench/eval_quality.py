@@ -173,7 +173,7 @@ def main() -> None:
         fetch(cache / "src", str(Path(sys.executable).parent / "pip"))
         return
     extra = {k: float(v) for k, v in (p.split("=") for p in args.signals.split(",") if p)}
-    configs: dict[str, dict[str, float]] = {"baseline": {}}
+    configs: dict[str, dict[str, float]] = {"baseline": {}}  # fusion only, every signal off
     if args.ablate:
         configs.update({name: {name: val} for name, val in SIGNALS.items()})
         configs["all"] = dict(SIGNALS)

@@ -200,13 +200,13 @@ class SearchSettings(_Section):
     sparse_weight: float = Field(1.0, ge=0, description="RRF weight of the sparse (BM25) side.")
     max_query_chars: int = Field(2000, ge=1, description="Longest accepted query.")
     name_boost: float = Field(
-        0.0, ge=0, le=10, description="Re-rank: boost for a symbol name matching the query."
+        0.5, ge=0, le=10, description="Re-rank: boost for a symbol name matching the query."
     )
     path_boost: float = Field(
         0.0, ge=0, le=10, description="Re-rank: boost for a file name matching the query."
     )
     test_penalty: float = Field(
-        0.0, ge=0, lt=1, description="Re-rank: score cut for test/vendored/generated/compat files."
+        0.3, ge=0, lt=1, description="Re-rank: score cut for test/vendored/generated/compat files."
     )
     init_penalty: float = Field(
         0.0, ge=0, lt=1, description="Re-rank: score cut for __init__.py/index.js/mod.rs files."
