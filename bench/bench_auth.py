@@ -36,11 +36,11 @@ import numpy as np
 from codeweaver.api import create_app
 from codeweaver.api.auth_middleware import AuthMiddleware, compile_table
 from codeweaver.api.routes import ROUTES
+from codeweaver.auth.admin import Admin
+from codeweaver.auth.audit import AuditLog
+from codeweaver.auth.rbac import Roles
+from codeweaver.auth.setup import build_auth, build_limiter, open_store
 from codeweaver.config import Settings
-from codeweaver.ops.auth.admin import Admin
-from codeweaver.ops.auth.audit import AuditLog
-from codeweaver.ops.auth.rbac import Roles
-from codeweaver.ops.auth.setup import build_auth, build_limiter, open_store
 
 PASSWORD = "benchmark-password-123"
 SECRET = "bench-secret-0123456789abcdef0123456789"

@@ -111,8 +111,8 @@ def in_process(tmp: Path, path: str, n: int) -> tuple[float, float]:
     from codeweaver.api import create_app
     from codeweaver.config import Settings
     from codeweaver.container import build_engine
-    from codeweaver.ops.logs import configure_logging
-    from codeweaver.ops.metrics import Metrics
+    from codeweaver.telemetry.logs import configure_logging
+    from codeweaver.telemetry.metrics import Metrics
 
     base = Settings(home=tmp / "inproc")
     build_engine(base, embedder=_Embedder()).index(path, "bench")

@@ -19,11 +19,11 @@ import psycopg
 import pytest
 
 import pg_server
+from codeweaver.auth.admin import Admin
+from codeweaver.auth.audit import AuditLog
+from codeweaver.auth.rbac import Roles
+from codeweaver.auth.setup import open_store
 from codeweaver.config import load_settings
-from codeweaver.ops.auth.admin import Admin
-from codeweaver.ops.auth.audit import AuditLog
-from codeweaver.ops.auth.rbac import Roles
-from codeweaver.ops.auth.setup import open_store
 from net_helpers import free_port as _free_port
 from net_helpers import wait_http
 

@@ -23,7 +23,7 @@ def write_signed(manifest_path: Path, manifest: dict[str, object], key_file: Pat
     """Write an edited ``manifest`` signed with the backup key in ``key_file`` (a data
     directory's: ``<home>/auth/backup.key``), as the server that made it would have: for
     checks that come after the signature's."""
-    from codeweaver.ops.backup.signing import sign_manifest
+    from codeweaver.backup.signing import sign_manifest
 
     key = key_file.read_bytes().strip()
     manifest_path.write_text(json.dumps(sign_manifest(manifest, key)))
@@ -60,7 +60,7 @@ class Results:
         self.rows = rows
 
     def __eq__(self, other: object) -> bool:
-        from codeweaver.ops.backup.collections import same_results
+        from codeweaver.backup.project_data import same_results
 
         if not isinstance(other, Results) or len(other.rows) != len(self.rows):
             return NotImplemented

@@ -14,11 +14,11 @@ from typing import Any
 from qdrant_client import QdrantClient
 
 from backup_support import write_signed
+from codeweaver.backup import BackupService
+from codeweaver.backup.archive import pack
 from codeweaver.config import Settings, load_settings
 from codeweaver.container import build_backup_service, build_engine, build_qdrant_client
 from codeweaver.engine import Engine
-from codeweaver.ops.backup import BackupService
-from codeweaver.ops.backup.archive import pack
 from codeweaver.search.service import SearchRequest
 from embedder_twin import HashEmbedder
 

@@ -36,7 +36,13 @@ ALLOWED = {
     "search": {"types", "errors", "core", "search"},
     "adapters": {"types", "errors", "config", "adapters"},
     "config": {"errors"},
-    "ops": {"types", "errors", "config", "adapters", "ops"},
+    # domain packages: types, errors, config, adapters, and each other only as listed
+    "auth": {"errors", "config", "auth"},
+    # the identity component of a backup is the identity store's export
+    "backup": {"types", "errors", "config", "adapters", "auth", "backup"},
+    "telemetry": {"types", "errors", "telemetry"},
+    "diagnostics": {"types", "errors", "config", "adapters", "diagnostics"},
+    "support": {"types", "errors", "config", "support"},
     "engine": {"types", "errors", "core", "index", "search"},
     "container": {
         "types",
@@ -47,7 +53,8 @@ ALLOWED = {
         "adapters",
         "config",
         "engine",
-        "ops",
+        "backup",
+        "telemetry",
     },
     "mcp": {
         "types",
@@ -59,7 +66,7 @@ ALLOWED = {
         "engine",
         "container",
         "mcp",
-        "ops",
+        "auth",
     },
     "cli": {
         "types",
@@ -67,6 +74,8 @@ ALLOWED = {
         "core",
         "index",
         "search",
+        # the doctor and report commands build their HTTP and Prometheus clients
+        "adapters",
         "config",
         "engine",
         "container",
@@ -74,8 +83,12 @@ ALLOWED = {
         "mcp",
         "api",
         "workers",
-        "ops",
         "owner",
+        "auth",
+        "backup",
+        "diagnostics",
+        "support",
+        "telemetry",
     },
     # the one owner process of a data directory: hosts the engine, the local API and
     # the MCP endpoint on its socket; its client modules use the standard library only
@@ -90,10 +103,11 @@ ALLOWED = {
         "container",
         "workers",
         "mcp",
-        "ops",
         "owner",
+        "auth",
+        "diagnostics",
     },
-    "workers": {"types", "errors", "core", "index", "search", "config", "engine", "workers", "ops"},
+    "workers": {"types", "errors", "core", "index", "search", "config", "engine", "workers"},
     "api": {
         "types",
         "errors",
@@ -106,9 +120,13 @@ ALLOWED = {
         "workers",
         "mcp",
         "api",
-        "ops",
+        "auth",
+        "backup",
+        "telemetry",
     },
 }
+
+DOMAIN = ("auth", "backup", "telemetry", "diagnostics", "support")
 
 
 def modules() -> list[Path]:
@@ -151,6 +169,18 @@ def test_layer_imports(path):
 
 
 EDGES = ("cli", "api", "mcp", "workers", "owner")
+
+
+def test_every_package_has_a_rule():
+    layers = {layer_of(p) for p in modules()} - {"package"}
+    assert layers == set(ALLOWED), f"layers without a rule: {layers - set(ALLOWED)}"
+
+
+def test_domain_packages_stay_below_the_services():
+    above = {"engine", "container", *EDGES}
+    for layer in DOMAIN:
+        assert not ALLOWED[layer] & above, f"{layer} may import {ALLOWED[layer] & above}"
+        assert ALLOWED[layer] <= {"types", "errors", "config", "adapters", *DOMAIN}, layer
 
 
 def test_nothing_imports_an_edge():

@@ -35,12 +35,12 @@ from mcp.client.streamable_http import streamable_http_client
 import pg_server
 from attack_server import MCP_INITIALIZE, PASSWORD, SECRET, Server, attack_server, refused
 from codeweaver.api import create_app
+from codeweaver.auth.admin import Admin
+from codeweaver.auth.audit import AuditLog
+from codeweaver.auth.rbac import Roles
+from codeweaver.auth.setup import open_store
 from codeweaver.config import Settings
 from codeweaver.container import build_engine
-from codeweaver.ops.auth.admin import Admin
-from codeweaver.ops.auth.audit import AuditLog
-from codeweaver.ops.auth.rbac import Roles
-from codeweaver.ops.auth.setup import open_store
 from embedder_twin import HashEmbedder
 
 COUNTER_DIR = Path(__file__).resolve().parent / "verify_counter"

@@ -21,9 +21,9 @@ import pytest
 
 from attack_server import PASSWORD, attack_server
 from backup_support import cli_env, make_codebase, moto_server, run, write_signed
-from codeweaver.ops.backup.archive import pack
-from codeweaver.ops.backup.manifest import BackupManifest, CollectionInfo, new_backup_id
-from codeweaver.ops.backup.signing import sign_manifest
+from codeweaver.backup.archive import pack
+from codeweaver.backup.manifest import BackupManifest, CollectionInfo, new_backup_id
+from codeweaver.backup.signing import sign_manifest
 
 JWT = "the-servers-own-jwt-secret-0123456789abcdef"
 FORGED = "attacker-chosen-jwt-secret-0123456789abcdef"
@@ -497,7 +497,7 @@ def test_http_verify_refuses_tampered_and_unsigned_backups(srv):
 
 
 def test_only_real_backup_ids_are_backup_ids():
-    from codeweaver.ops.backup.manifest import is_backup_id
+    from codeweaver.backup.manifest import is_backup_id
 
     assert is_backup_id(new_backup_id())
     for name in (
@@ -510,9 +510,9 @@ def test_only_real_backup_ids_are_backup_ids():
 
 
 def test_urls_lose_their_credentials_and_paths_stay_contained(tmp_path):
+    from codeweaver.backup.paths import contained, safe_relative
+    from codeweaver.backup.redact import redact_url
     from codeweaver.errors import InputError
-    from codeweaver.ops.backup.paths import contained, safe_relative
-    from codeweaver.ops.backup.redact import redact_url
 
     assert (
         redact_url("redis://:pw@h:6379/0?password=x")

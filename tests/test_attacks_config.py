@@ -33,8 +33,8 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from attack_server import OUTSIDE, Server, attack_server, index_project
+from codeweaver.adapters import http_get
 from codeweaver.core.pathglob import MAX_GLOB_CHARS
-from codeweaver.ops import http
 
 CLI = [sys.executable, "-m", "codeweaver.cli.app"]
 TOKEN = "cw-operator-token-0123456789abcdef"
@@ -362,8 +362,8 @@ def test_same_origin_redirects_keep_the_token_and_other_schemes_are_refused():
         return _json(200, {"ok": True})
 
     with recording(answer) as same:
-        assert http.get(f"{same.url}/old", token=TOKEN).json() == {"ok": True}
+        assert http_get.get(f"{same.url}/old", token=TOKEN).json() == {"ok": True}
         assert [p for p, _ in same.requests] == ["/old", "/new"]
         assert same.auth_headers() == [f"Bearer {TOKEN}"] * 2
-        refused = http.get(f"{same.url}/ftp", token=TOKEN)
+        refused = http_get.get(f"{same.url}/ftp", token=TOKEN)
         assert refused.status == 302 and refused.body == b"moved"

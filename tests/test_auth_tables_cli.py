@@ -14,12 +14,12 @@ from typer.testing import CliRunner
 
 from codeweaver.api import create_app
 from codeweaver.api.routes import ROUTES
+from codeweaver.auth.rbac import AUTHENTICATED, PUBLIC, validate_permission
 from codeweaver.cli.app import app
 from codeweaver.config import Settings
 from codeweaver.container import build_engine
 from codeweaver.errors import NotFoundError, OutOfScopeError
 from codeweaver.mcp.tools import TOOLS
-from codeweaver.ops.auth.rbac import AUTHENTICATED, PUBLIC, validate_permission
 from codeweaver.search.service import SearchRequest
 from codeweaver.workers.jobs import JobManager
 from embedder_twin import HashEmbedder
@@ -202,10 +202,10 @@ def test_cors_is_off_unless_configured(tmp_path):
 
 
 def test_request_state_names_the_caller_and_tenant(tmp_path):
-    from codeweaver.ops.auth.admin import Admin
-    from codeweaver.ops.auth.audit import AuditLog
-    from codeweaver.ops.auth.rbac import Roles
-    from codeweaver.ops.auth.setup import open_store
+    from codeweaver.auth.admin import Admin
+    from codeweaver.auth.audit import AuditLog
+    from codeweaver.auth.rbac import Roles
+    from codeweaver.auth.setup import open_store
 
     settings = Settings(home=tmp_path / "home", auth={"secret": "x" * 40})
     store = open_store(settings)

@@ -15,15 +15,15 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from codeweaver.auth.audit import AuditLog
+from codeweaver.auth.passwords import hash_password, verify_password
+from codeweaver.auth.ratelimit import RateLimiter
+from codeweaver.auth.rbac import AUTHENTICATED, PUBLIC, Roles, grants
+from codeweaver.auth.secrets_fmt import new_api_key, new_refresh_token, parse_api_key
+from codeweaver.auth.setup import effective_mode, is_loopback
+from codeweaver.auth.tokens import TokenCodec, load_keys
 from codeweaver.config import AuthSettings, Settings
 from codeweaver.errors import AuthenticationError, ConfigError, RateLimitedError
-from codeweaver.ops.auth.audit import AuditLog
-from codeweaver.ops.auth.passwords import hash_password, verify_password
-from codeweaver.ops.auth.ratelimit import RateLimiter
-from codeweaver.ops.auth.rbac import AUTHENTICATED, PUBLIC, Roles, grants
-from codeweaver.ops.auth.secrets_fmt import new_api_key, new_refresh_token, parse_api_key
-from codeweaver.ops.auth.setup import effective_mode, is_loopback
-from codeweaver.ops.auth.tokens import TokenCodec, load_keys
 
 SECRET = b"s" * 40
 

@@ -15,19 +15,19 @@ import pytest
 
 import pg_server
 from backup_support import cli_env, run, write_signed
+from codeweaver.auth import export as export_mod
+from codeweaver.auth.admin import Admin
+from codeweaver.auth.audit import AuditLog
+from codeweaver.auth.db import MIGRATIONS, Database
+from codeweaver.auth.export import export_identity, identity_tables, latest_version
+from codeweaver.auth.rbac import Roles
+from codeweaver.auth.service import AuthService
+from codeweaver.auth.setup import build_auth, open_store
+from codeweaver.backup.archive import list_files
+from codeweaver.backup.manifest import sha256_file
 from codeweaver.config import Settings
 from codeweaver.container import build_backup_service
 from codeweaver.errors import AuthenticationError
-from codeweaver.ops.auth import export as export_mod
-from codeweaver.ops.auth.admin import Admin
-from codeweaver.ops.auth.audit import AuditLog
-from codeweaver.ops.auth.db import MIGRATIONS, Database
-from codeweaver.ops.auth.export import export_identity, identity_tables, latest_version
-from codeweaver.ops.auth.rbac import Roles
-from codeweaver.ops.auth.service import AuthService
-from codeweaver.ops.auth.setup import build_auth, open_store
-from codeweaver.ops.backup.archive import list_files
-from codeweaver.ops.backup.manifest import sha256_file
 
 SECRET = "s" * 40
 PASSWORD = "correct horse battery staple 42"

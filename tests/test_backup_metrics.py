@@ -17,17 +17,17 @@ import httpx
 import pytest
 
 from backup_support import cli_env, run
-from codeweaver.config import Settings
-from codeweaver.errors import InputError
-from codeweaver.ops.backup.create import normalize_components, public_settings
-from codeweaver.ops.backup.metrics_export import (
+from codeweaver.backup.create import normalize_components, public_settings
+from codeweaver.backup.metrics_export import (
     EXPORT_FILE,
     KEY_SERIES,
     MAX_POINTS,
     range_step,
     rate_window,
 )
-from codeweaver.ops.metrics import METRICS
+from codeweaver.config import Settings
+from codeweaver.errors import InputError
+from codeweaver.telemetry.metrics import METRICS
 from ops_helpers import free_port, process, prometheus_scraping, wait_for_value, wait_http
 
 needs_prometheus = pytest.mark.skipif(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from backup_support import CLI, cli_env, make_codebase, run, search_ids, status, write_signed
-from codeweaver.ops.backup.archive import list_files
+from codeweaver.backup.archive import list_files
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_a_file_missing_inside_the_archive_is_detected(golden, home, tmp_path):
         for entry in list_files(tmp_path / "x"):
             tar.add(tmp_path / "x" / entry.path, arcname=entry.path)
     manifest = json.loads((dest / bid / "manifest.json").read_text())
-    from codeweaver.ops.backup.manifest import sha256_file
+    from codeweaver.backup.manifest import sha256_file
 
     manifest["archive"].update(sha256=sha256_file(archive), size=archive.stat().st_size)
     (dest / bid / "manifest.json").write_text(json.dumps(manifest))

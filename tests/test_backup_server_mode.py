@@ -18,9 +18,9 @@ import pytest
 from codeweaver.adapters.server_backup import ServerCollections
 from codeweaver.adapters.server_export import export_collection, import_collection, read_meta
 from codeweaver.adapters.server_store import QdrantServerStore, connect
+from codeweaver.backup.swap import journal_path
 from codeweaver.container import build_backup_service
 from codeweaver.errors import BackupError, StoreError
-from codeweaver.ops.backup.swap import journal_path
 from codeweaver.types import SparseVec, StoredPoint
 from server_backup_support import Deployment, make_codebase, rewrite_backup
 
@@ -212,7 +212,7 @@ def test_previous_collection_left_by_a_failed_cleanup_is_deleted_later(deploymen
 
 
 def test_a_failed_check_after_the_swap_rolls_the_collection_back(deployment, monkeypatch):
-    from codeweaver.ops.backup import targets
+    from codeweaver.backup import targets
 
     d = deployment
     bid = d.service.create()["backup_id"]
@@ -267,7 +267,7 @@ def test_a_restore_killed_during_the_swap_is_rolled_back_by_the_next_command(
 
 
 def test_a_restore_killed_while_loading_leaves_no_collection_behind(deployment, monkeypatch):
-    from codeweaver.ops.backup import targets
+    from codeweaver.backup import targets
 
     d = deployment
     bid = d.service.create()["backup_id"]
@@ -463,10 +463,10 @@ def test_dropping_a_store_behind_an_alias_deletes_its_collection():
 
 
 def test_the_export_counts_against_the_rate_cap(deployment, tmp_path):
+    from codeweaver.backup import ProjectRef
+    from codeweaver.backup.server_projects import snapshot_server_project
+    from codeweaver.backup.throttle import Throttle
     from codeweaver.index.lock import writer_lock
-    from codeweaver.ops.backup import ProjectRef
-    from codeweaver.ops.backup.server_projects import snapshot_server_project
-    from codeweaver.ops.backup.throttle import Throttle
 
     class Counting(Throttle):
         def __init__(self) -> None:

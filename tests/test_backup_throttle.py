@@ -9,15 +9,15 @@ import threading
 
 import pytest
 
-from codeweaver.ops.backup.filecopy import (
+from codeweaver.backup.filecopy import (
     HashingWriter,
     copy_file,
     copy_sparse,
     copy_tree,
     sha256_stream,
 )
-from codeweaver.ops.backup.manifest import sha256_file
-from codeweaver.ops.backup.throttle import Throttle
+from codeweaver.backup.manifest import sha256_file
+from codeweaver.backup.throttle import Throttle
 
 MiB = 1 << 20
 
@@ -148,7 +148,7 @@ def test_streamed_checksums_match(tmp_path):
 
 
 def test_background_process_runs_at_idle_priority():
-    from codeweaver.ops.backup.priority import background_process
+    from codeweaver.backup.priority import background_process
 
     with background_process() as pool:
         policy = pool.submit(os.sched_getscheduler, 0).result()

@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from codeweaver.config import Settings
-from codeweaver.errors import BackupError, InputError
-from codeweaver.ops.backup import swap as swap_mod
-from codeweaver.ops.backup.archive import check_files, extract_safely, list_files, pack
-from codeweaver.ops.backup.create import normalize_components, public_settings
-from codeweaver.ops.backup.manifest import (
+from codeweaver.backup import swap as swap_mod
+from codeweaver.backup.archive import check_files, extract_safely, list_files, pack
+from codeweaver.backup.create import normalize_components, public_settings
+from codeweaver.backup.manifest import (
     BackupManifest,
     CollectionInfo,
     FileEntry,
@@ -24,9 +22,11 @@ from codeweaver.ops.backup.manifest import (
     sha256_file,
     validate_backup_id,
 )
-from codeweaver.ops.backup.prune import BackupEntry, plan_prune
-from codeweaver.ops.backup.restore import version_problem
-from codeweaver.ops.backup.swap import Swap, journal_path, rollback_interrupted, swap_in
+from codeweaver.backup.prune import BackupEntry, plan_prune
+from codeweaver.backup.restore import version_problem
+from codeweaver.backup.swap import Swap, journal_path, rollback_interrupted, swap_in
+from codeweaver.config import Settings
+from codeweaver.errors import BackupError, InputError
 
 
 def _tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
@@ -257,7 +257,7 @@ def test_a_swap_killed_midway_is_rolled_back_by_the_next_run(tmp_path, done_rena
 
 
 def test_probe_comparison_tolerates_only_tie_order():
-    from codeweaver.ops.backup.collections import same_results
+    from codeweaver.backup.project_data import same_results
 
     a = [("x", 0.9), ("y", 0.5), ("z", 0.5), ("w", 0.1), ("v", 0.1)]
     assert same_results(a, [("x", 0.9), ("z", 0.5), ("y", 0.5), ("v", 0.1), ("w", 0.1)])

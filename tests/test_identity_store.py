@@ -14,12 +14,12 @@ import psycopg
 import pytest
 
 import pg_server
+from codeweaver.auth.db import MIGRATIONS, Database
+from codeweaver.auth.export import latest_version
+from codeweaver.auth.setup import open_store
+from codeweaver.auth.store import IdentityStore
 from codeweaver.config import Settings
 from codeweaver.errors import ConfigError, InputError, NotFoundError, StoreError
-from codeweaver.ops.auth.db import MIGRATIONS, Database
-from codeweaver.ops.auth.export import latest_version
-from codeweaver.ops.auth.setup import open_store
-from codeweaver.ops.auth.store import IdentityStore
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from codeweaver.ops.metrics import METRICS
+from codeweaver.telemetry.metrics import METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
 PROM = ROOT / "deploy" / "prometheus"
@@ -120,7 +120,7 @@ def test_dashboard_is_valid_and_references_only_existing_series():
 WORKER = """
 import sys
 from prometheus_client import CollectorRegistry
-from codeweaver.ops.metrics import Metrics
+from codeweaver.telemetry.metrics import Metrics
 m = Metrics(CollectorRegistry(), "1.0")
 m.observe_request("POST", "/api/v1/search", 200, "none", 0.01 * int(sys.argv[1]))
 m.observe_search("identifier", 0.002, 3)
@@ -131,7 +131,7 @@ if sys.argv[1] == "3":
 """
 SCRAPE = """
 from prometheus_client import CollectorRegistry, generate_latest
-from codeweaver.ops.metrics import Metrics
+from codeweaver.telemetry.metrics import Metrics
 m = Metrics(CollectorRegistry(), "1.0")
 print(generate_latest(m.exposition_registry()).decode())
 """

@@ -20,9 +20,9 @@ from codeweaver.api.health import register_health_check
 from codeweaver.config import Settings
 from codeweaver.container import build_engine
 from codeweaver.errors import StoreError
-from codeweaver.ops.instrumented import InstrumentedEmbedder, InstrumentedStore
-from codeweaver.ops.logs import ConsoleFormatter, ContextFilter, JsonFormatter
-from codeweaver.ops.metrics import METRICS, Metrics
+from codeweaver.telemetry.instrumented import InstrumentedEmbedder, InstrumentedStore
+from codeweaver.telemetry.logs import ConsoleFormatter, ContextFilter, JsonFormatter
+from codeweaver.telemetry.metrics import METRICS, Metrics
 from codeweaver.types import StoreQuery
 from embedder_twin import HashEmbedder
 from store_twin import MemoryStore
@@ -383,7 +383,7 @@ def test_console_format_is_readable():
 def test_memory_diagnostics_stop_tracemalloc_again():
     import tracemalloc
 
-    from codeweaver.ops.memory import top_allocations
+    from codeweaver.telemetry.memory import top_allocations
 
     assert not tracemalloc.is_tracing()
     started = time.perf_counter()

@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel
 
+from codeweaver.backup import BackupService
 from codeweaver.config import DEFAULT_CONFIG_FILE, Settings
 from codeweaver.core.bm25 import Bm25Encoder
 from codeweaver.core.cache import CacheCounters, LruCache, TieredCache
@@ -21,13 +22,12 @@ from codeweaver.index.ignore import checked_excludes
 from codeweaver.index.pipeline import IndexOptions
 from codeweaver.index.projects import Project, ProjectRegistry, validate_project_name
 from codeweaver.index.roots import RootPolicy
-from codeweaver.ops.backup import BackupService
-from codeweaver.ops.instrumented import InstrumentedEmbedder, InstrumentedStore
-from codeweaver.ops.metrics import Metrics
 from codeweaver.search.cache_set import CacheSet
 from codeweaver.search.popular import PopularQueries
 from codeweaver.search.result_cache import ResultCache
 from codeweaver.search.service import FusionParams, SearchService
+from codeweaver.telemetry.instrumented import InstrumentedEmbedder, InstrumentedStore
+from codeweaver.telemetry.metrics import Metrics
 from codeweaver.types import Cache, Embedder, VectorStore
 
 if TYPE_CHECKING:
@@ -297,8 +297,8 @@ def build_backup_service(
     made when first needed; pass the engine's to share an in-process ``:memory:`` one)."""
     from importlib.metadata import PackageNotFoundError, version
 
+    from codeweaver.backup import BackupContext, BackupService, ProjectRef
     from codeweaver.index.lock import home_exclusive, writer_lock
-    from codeweaver.ops.backup import BackupContext, BackupService, ProjectRef
 
     registry = ProjectRegistry(settings.home)
 

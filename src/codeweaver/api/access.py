@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
-from codeweaver.ops.auth import LOCAL, AuditLog, Principal
+from codeweaver.auth import LOCAL, AuditLog, Principal
 
 __all__ = [
     "audit_access",

@@ -30,17 +30,17 @@ from codeweaver.api.mcp_sessions import SessionOwnerMiddleware
 from codeweaver.api.middleware import RequestContextMiddleware
 from codeweaver.api.observability import ObservabilityMiddleware, observing
 from codeweaver.api.routes import ROUTES
+from codeweaver.auth.rbac import Roles
+from codeweaver.auth.service import AuthService
+from codeweaver.auth.setup import build_audit, build_auth, build_limiter, effective_mode
+from codeweaver.auth.tokens import load_keys
 from codeweaver.config import Settings
 from codeweaver.container import build_engine
 from codeweaver.engine import Engine
 from codeweaver.errors import ConfigError, EmbeddingError
 from codeweaver.mcp import streamable_http_app
-from codeweaver.ops.auth.rbac import Roles
-from codeweaver.ops.auth.service import AuthService
-from codeweaver.ops.auth.setup import build_audit, build_auth, build_limiter, effective_mode
-from codeweaver.ops.auth.tokens import load_keys
-from codeweaver.ops.metrics import Metrics
-from codeweaver.ops.telemetry import Telemetry
+from codeweaver.telemetry.events import Telemetry
+from codeweaver.telemetry.metrics import Metrics
 from codeweaver.workers.jobs import JobManager
 from codeweaver.workers.watch import Watcher
 

@@ -9,8 +9,8 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from codeweaver.api.access import audit_of, principal_of
+from codeweaver.auth import AuthService
 from codeweaver.errors import AuthenticationError, InputError, NotFoundError
-from codeweaver.ops.auth import AuthService
 
 __all__ = ["logout", "my_permissions", "refresh", "token"]
 

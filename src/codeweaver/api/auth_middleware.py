@@ -27,6 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codeweaver.api.denials import audit_denial, refuse
 from codeweaver.api.middleware import header
+from codeweaver.auth import AUTHENTICATED, LOCAL, PUBLIC, AuthService, Principal
+from codeweaver.auth.ratelimit import RateLimiter
 from codeweaver.errors import (
     AuthenticationError,
     CodeWeaverError,
@@ -34,8 +36,6 @@ from codeweaver.errors import (
     RateLimitedError,
     StoreError,
 )
-from codeweaver.ops.auth import AUTHENTICATED, LOCAL, PUBLIC, AuthService, Principal
-from codeweaver.ops.auth.ratelimit import RateLimiter
 
 __all__ = ["MCP_PREFIX", "AuthMiddleware", "SecurityHeadersMiddleware", "compile_table"]
 

@@ -18,11 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from codeweaver.api.access import audit_admin, audit_admin_later
 from codeweaver.api.backup_jobs import BackupJob, BackupJobs
+from codeweaver.backup import BackupScheduler, BackupService
+from codeweaver.backup.priority import background_process
 from codeweaver.config import Settings
 from codeweaver.container import build_backup_service
 from codeweaver.errors import CodeWeaverError
-from codeweaver.ops.backup import BackupScheduler, BackupService
-from codeweaver.ops.backup.priority import background_process
 
 __all__ = [
     "BackupBody",

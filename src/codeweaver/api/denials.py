@@ -12,7 +12,7 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from codeweaver.api.errors import error_response
-from codeweaver.ops.auth import AuditLog
+from codeweaver.auth import AuditLog
 
 __all__ = ["audit_denial", "refuse"]
 

@@ -17,7 +17,7 @@ from mcp.server.auth.provider import AccessToken
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codeweaver.api.denials import refuse
-from codeweaver.ops.auth import AuditLog, Principal
+from codeweaver.auth import AuditLog, Principal
 
 __all__ = ["SESSION_HEADER", "SessionOwnerMiddleware", "session_owner"]
 

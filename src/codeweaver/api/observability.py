@@ -19,11 +19,11 @@ from codeweaver.api import health
 from codeweaver.api.access import tenants_of
 from codeweaver.engine import Engine, sees_all
 from codeweaver.errors import NotFoundError, StoreError
-from codeweaver.ops.logs import DEFAULT_TENANT, DEFAULT_USER, bind_request, reset_request
-from codeweaver.ops.memory import MAX_SAMPLE_SECONDS, MAX_TOP, memory_report
-from codeweaver.ops.metrics import Metrics
-from codeweaver.ops.sampler import SAMPLE_INTERVAL_SECONDS, Sampler
-from codeweaver.ops.telemetry import Telemetry
+from codeweaver.telemetry.events import Telemetry
+from codeweaver.telemetry.logs import DEFAULT_TENANT, DEFAULT_USER, bind_request, reset_request
+from codeweaver.telemetry.memory import MAX_SAMPLE_SECONDS, MAX_TOP, memory_report
+from codeweaver.telemetry.metrics import Metrics
+from codeweaver.telemetry.sampler import SAMPLE_INTERVAL_SECONDS, Sampler
 
 __all__ = [
     "ObservabilityMiddleware",

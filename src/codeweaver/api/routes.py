@@ -15,7 +15,7 @@ from codeweaver.api import auth_handlers as ah
 from codeweaver.api import backups as b
 from codeweaver.api import handlers as h
 from codeweaver.api import observability as obs
-from codeweaver.ops.auth.rbac import (
+from codeweaver.auth.rbac import (
     AUTHENTICATED,
     BACKUP_READ,
     BACKUP_WRITE,

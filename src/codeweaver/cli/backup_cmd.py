@@ -72,7 +72,7 @@ def _audit(
     settings: Settings, action: str, backup_id: str, result: dict[str, Any], allow_unsigned: bool
 ) -> None:
     """``admin.backup.<action>`` in the audit log, as the HTTP routes record theirs."""
-    from codeweaver.ops.auth.setup import build_audit
+    from codeweaver.auth.setup import build_audit
 
     build_audit(settings).emit(
         f"admin.backup.{action}",
@@ -120,8 +120,8 @@ def create(
     Runs at background CPU priority (only idle CPU time) and at a capped data rate, so a
     server on the same machine keeps answering at full speed.
     """
+    from codeweaver.backup.priority import run_in_background_priority
     from codeweaver.container import build_backup_service
-    from codeweaver.ops.backup.priority import run_in_background_priority
 
     run_in_background_priority()
     service = build_backup_service(settings_from(config))

@@ -112,8 +112,8 @@ def register(app: typer.Typer) -> None:
     def run(config: ConfigOpt = None) -> None:
         """Run a background owner in the foreground (what 'start' launches)."""
         from codeweaver.cli.state import settings_from
-        from codeweaver.ops.logs import configure_logging
         from codeweaver.owner.host import run_daemon
+        from codeweaver.telemetry.logs import configure_logging
 
         settings = settings_from(config)
         configure_logging(settings.log_level, "console", None)

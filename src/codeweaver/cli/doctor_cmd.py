@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING:
     from codeweaver.config import Settings
+    from codeweaver.diagnostics.checks import Check, Status
     from codeweaver.engine import Engine
-    from codeweaver.ops.checks import Check, Status
 
 
 __all__ = ["register", "show_checks"]
@@ -31,7 +31,7 @@ _STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red", "SKIP": "dim"}
 def show_checks(checks: list[Check]) -> None:
     from rich.markup import escape
 
-    from codeweaver.ops.checks import worst
+    from codeweaver.diagnostics.checks import worst
 
     width = max(len(c.name) for c in checks)
     for c in checks:
@@ -45,8 +45,8 @@ def _local_checks(settings: Settings, config: Path | None) -> list[Check]:
     """This machine's checks, run by the data directory's owner when one runs (it
     holds the stores), else here."""
     from codeweaver.cli.target import InProcess, Remote, target_from
-    from codeweaver.ops.checks import Check
-    from codeweaver.ops.doctor_local import local_checks
+    from codeweaver.diagnostics.checks import Check
+    from codeweaver.diagnostics.doctor_local import local_checks
     from codeweaver.owner.client import connect
 
     client = connect(settings.home)
@@ -98,9 +98,9 @@ def register(app: typer.Typer) -> None:
 
         Exit code: 0 all passed, 1 something failed, 3 warnings only.
         """
-        from codeweaver.ops.checks import exit_code, worst
-        from codeweaver.ops.doctor import RemoteTarget, remote_checks
-        from codeweaver.ops.http import validate_url
+        from codeweaver.adapters.http_get import validate_url
+        from codeweaver.diagnostics.checks import exit_code, worst
+        from codeweaver.diagnostics.doctor import RemoteTarget, remote_checks
 
         settings = settings_from(config)
         limits = settings.operations

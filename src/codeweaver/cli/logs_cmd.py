@@ -107,7 +107,7 @@ def analyze_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Count errors by type, slow requests and searches, auth failures, store errors."""
-    from codeweaver.ops.logscan import analyze
+    from codeweaver.diagnostics.logscan import analyze
 
     settings = settings_from(config)
     cutoff = parse_since(since) if since else None

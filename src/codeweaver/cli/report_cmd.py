@@ -15,7 +15,7 @@ from codeweaver.cli.state import settings_from
 from codeweaver.errors import CodeWeaverError, InputError
 
 if TYPE_CHECKING:
-    from codeweaver.ops.metrics_view import MetricsView
+    from codeweaver.diagnostics.metrics_view import MetricsView
 
 
 __all__ = ["register"]
@@ -30,18 +30,18 @@ def _view(
     token: str | None,
     ca_file: Path | None,
 ) -> MetricsView:
-    from codeweaver.ops import http
-    from codeweaver.ops.metrics_view import PromView, ScrapeView, parse_range
-    from codeweaver.ops.promapi import PrometheusClient
-    from codeweaver.ops.promtext import parse
+    from codeweaver.adapters import http_get
+    from codeweaver.adapters.prometheus_api import PrometheusClient
+    from codeweaver.diagnostics.metrics_view import PromView, ScrapeView, parse_range
+    from codeweaver.diagnostics.promtext import parse
 
     if (prometheus_url is None) == (url is None):
         raise InputError("give either --prometheus-url URL or --url URL (the server's /metrics)")
     if prometheus_url is not None:
         return PromView(PrometheusClient(prometheus_url, ca_file=ca_file), parse_range(window))
     assert url is not None
-    base = http.validate_url(url)
-    resp = http.get(f"{base}/metrics", token=token, ca_file=ca_file)
+    base = http_get.validate_url(url)
+    resp = http_get.get(f"{base}/metrics", token=token, ca_file=ca_file)
     if resp.status != 200:
         raise CodeWeaverError(f"{base}/metrics answered HTTP {resp.status}; no metrics to read")
     return ScrapeView(parse(resp.text), f"{base}/metrics, since the process started")
@@ -72,7 +72,7 @@ def performance(
     config: ConfigOpt = None,
 ) -> None:
     """p50/p95/p99 latency, search p95 and rate, errors by endpoint, cache, memory, CPU."""
-    from codeweaver.ops.perf_report import build_report, render_markdown, render_text
+    from codeweaver.diagnostics.perf_report import build_report, render_markdown, render_text
 
     settings = settings_from(config)
     report = build_report(_view(prometheus_url, url, window, token, ca_file), settings.operations)

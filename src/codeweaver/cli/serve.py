@@ -55,10 +55,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the HTTP API (search, index jobs, projects, health)."""
         from codeweaver.api import create_app
+        from codeweaver.auth.setup import proxy_options
         from codeweaver.index.discovery import resolve_root
-        from codeweaver.ops.auth.setup import proxy_options
-        from codeweaver.ops.logs import configure_logging
         from codeweaver.owner.host import run_beside
+        from codeweaver.telemetry.logs import configure_logging
 
         settings = settings_from(config)
         obs = settings.observability

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING:
     from codeweaver.config import Settings
-    from codeweaver.ops.kb import KbHit
+    from codeweaver.support.runbooks import KbHit
 
 
 __all__ = ["kb_search", "register"]
@@ -39,7 +39,7 @@ def triage_cmd(
     """Pick the support tier and response time for a problem."""
     from rich.markup import escape
 
-    from codeweaver.ops.triage import triage
+    from codeweaver.support.triage import triage
 
     settings = settings_from(config)
     result = triage(description, severity.lower(), settings.operations.escalation)
@@ -54,8 +54,8 @@ def triage_cmd(
 def kb_search(settings: Settings, query: str, limit: int = 5) -> list[KbHit]:
     """Search the articles with the hybrid engine over a dedicated, incrementally kept index."""
     from codeweaver.container import build_engine
-    from codeweaver.ops.kb import KB_PROJECT, kb_dir, rank_articles
     from codeweaver.search.service import SearchRequest
+    from codeweaver.support.runbooks import KB_PROJECT, kb_dir, rank_articles
 
     kb_settings = settings.model_copy(
         update={
@@ -86,7 +86,7 @@ def kb_cmd(
     from rich.markdown import Markdown
     from rich.markup import escape
 
-    from codeweaver.ops.kb import article, articles
+    from codeweaver.support.runbooks import article, articles
 
     words = words or []
     if len(words) == 2 and words[0] == "show":

@@ -19,7 +19,7 @@ from codeweaver.cli.state import settings_from
 from codeweaver.errors import InputError
 
 if TYPE_CHECKING:
-    from codeweaver.ops.auth.admin import Admin
+    from codeweaver.auth.admin import Admin
 
 
 __all__ = ["admin_session", "register", "when"]
@@ -29,9 +29,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 @contextmanager
 def admin_session(config: object) -> Iterator[Admin]:
-    from codeweaver.ops.auth.admin import Admin
-    from codeweaver.ops.auth.rbac import Roles
-    from codeweaver.ops.auth.setup import build_audit, open_store
+    from codeweaver.auth.admin import Admin
+    from codeweaver.auth.rbac import Roles
+    from codeweaver.auth.setup import build_audit, open_store
 
     settings = settings_from(config)  # type: ignore[arg-type]
     roles = Roles(settings.auth.roles)

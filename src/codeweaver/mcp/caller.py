@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from codeweaver.ops.auth import LOCAL, AuditLog, Principal
+from codeweaver.auth import LOCAL, AuditLog, Principal
 
 __all__ = ["Call", "audit_access", "audit_denied", "bind", "current"]
 

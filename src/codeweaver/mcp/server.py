@@ -21,6 +21,7 @@ from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnno
 from pydantic import ValidationError
 from starlette.applications import Starlette
 
+from codeweaver.auth import LOCAL, AuditLog, Principal
 from codeweaver.engine import Engine
 from codeweaver.errors import (
     CodeWeaverError,
@@ -31,7 +32,6 @@ from codeweaver.errors import (
 )
 from codeweaver.mcp.caller import Call, audit_denied, bind
 from codeweaver.mcp.tools import TOOLS, CodeTools, IndexRunner
-from codeweaver.ops.auth import LOCAL, AuditLog, Principal
 
 __all__ = ["INSTRUCTIONS", "build_mcp_server", "streamable_http_app", "tool_names"]
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import Field
 
+from codeweaver.auth.rbac import CODE_READ, INDEX_READ, INDEX_WRITE, SEARCH_READ
 from codeweaver.core.chunking import SUPPORTED_LANGUAGES, TREE_SITTER_LANGUAGES
 from codeweaver.core.pathglob import MAX_GLOB_CHARS
 from codeweaver.engine import Engine
@@ -19,7 +20,6 @@ from codeweaver.errors import InputError
 from codeweaver.index.files import STRUCTURAL_LANGUAGES
 from codeweaver.index.roots import Caller
 from codeweaver.mcp.caller import audit_access, current
-from codeweaver.ops.auth.rbac import CODE_READ, INDEX_READ, INDEX_WRITE, SEARCH_READ
 from codeweaver.search.service import SearchRequest
 from codeweaver.types import Hit, IndexStats
 

@@ -94,8 +94,8 @@ class _Server:
     def __init__(self, settings: Settings, engine: Engine, kind: str, signals: bool) -> None:
         import uvicorn
 
+        from codeweaver.auth.setup import build_audit
         from codeweaver.mcp import streamable_http_app
-        from codeweaver.ops.auth.setup import build_audit
         from codeweaver.owner.service import OwnerState, owner_app
 
         self.paths = OwnerPaths(settings.home)
@@ -171,7 +171,7 @@ def _Quiet(config: uvicorn.Config) -> uvicorn.Server:
 
 def _doctor(settings: Settings) -> Callable[[Engine], list[dict[str, Any]]]:
     def run(engine: Engine) -> list[dict[str, Any]]:
-        from codeweaver.ops.doctor_local import local_checks
+        from codeweaver.diagnostics.doctor_local import local_checks
 
         checks = local_checks(settings.home, settings.operations, lambda: engine)
         return [c.as_dict() for c in checks]

@@ -1,0 +1,1 @@
+"""Support: triage through the escalation matrix and the runbook knowledge base."""
