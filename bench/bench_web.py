@@ -26,12 +26,14 @@ from bench_http import free_port, project_identifiers
 from bench_search import NL_QUERIES
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-import web_browser as wb  # noqa: E402
+import web_browser as wb
 
 ARM = """
 window.__cw = {};
 const box = document.getElementById('q');
-box.addEventListener('keydown', e => { if (e.key === 'Enter') window.__cw.t0 = performance.now(); }, true);
+box.addEventListener('keydown', e => {
+  if (e.key === 'Enter') window.__cw.t0 = performance.now();
+}, true);
 new MutationObserver((records, obs) => {
   if (!document.querySelector('#results .hit')) return;
   obs.disconnect();

@@ -134,6 +134,8 @@ def test_tenant_b_sees_nothing_of_tenant_a(srv: Server, driver: wb.webdriver.Chr
     rows = driver.find_elements(wb.By.CSS_SELECTOR, "#project-table tbody tr")
     assert [r.get_attribute("data-project") for r in rows] == ["globex"]
     assert "acme" not in driver.find_element(wb.By.ID, "projects").text
+    jobs = srv.client.get("/api/v1/jobs", headers=srv.auth("mallory")).json()["jobs"]
+    assert jobs and {j["project"] for j in jobs} == {"globex"}
 
 
 def test_readonly_sees_no_reindex_and_the_api_refuses(
