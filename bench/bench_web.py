@@ -128,6 +128,7 @@ def main() -> None:
     if not wb.available():
         raise SystemExit("chromium and chromedriver are needed: bash tools/install_services.sh")
     home = args.home or Path(tempfile.mkdtemp(prefix="cw-bench-web-")) / "home"
+    home.parent.mkdir(parents=True, exist_ok=True)
     idents = project_identifiers(home, args.points, args.real)
     src = home.parent / "big-src"
     big_file(src, 5000)
