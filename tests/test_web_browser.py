@@ -161,11 +161,8 @@ def test_manager_reindexes_with_live_progress(srv: Server, driver: wb.webdriver.
     before = len(srv.audit(event="data.access", action="index", project="acme"))
     button.click()
     wb.visible(driver, "#jobs tbody tr")
-    wb.wait(driver, 90).until(
-        lambda d: (
-            d.find_element(wb.By.CSS_SELECTOR, "#jobs tbody tr .job-state").text == "succeeded"
-        )
-    )
+    state = "return document.querySelector('#jobs tbody tr .job-state').textContent"
+    wb.wait(driver, 90).until(lambda d: d.execute_script(state) == "succeeded")  # re-rendered live
     assert len(srv.audit(event="data.access", action="index", project="acme")) == before + 1
     wb.screenshot(driver, "projects")
 
