@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the servers the integration tests start on loopback ports (Debian packages).
+# Installs the servers the integration tests start on loopback ports, and the headless
+# browser the web page tests drive (Debian packages).
 # Idempotent: does nothing when every binary is already on PATH.
 set -euo pipefail
 
@@ -9,6 +10,8 @@ declare -A NEEDED=(
   [prometheus]=prometheus
   [promtool]=prometheus
   [/usr/lib/postgresql/15/bin/initdb]=postgresql
+  [chromium]=chromium
+  [chromedriver]=chromium-driver
 )
 
 missing=()

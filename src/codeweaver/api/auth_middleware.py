@@ -186,7 +186,7 @@ class SecurityHeadersMiddleware:
                     _audit_too_large(scope)  # before the client can see the answer
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [h for h in SECURITY_HEADERS if h[0] not in present]
-                if not docs:
+                if not docs and _CSP[0] not in present:  # the web page sends its own
                     extra.append(_CSP)
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from codeweaver.api import health
 from codeweaver.api.access import audit_access, principal_of, tenants_of
 from codeweaver.api.schemas import IndexBody, SearchBody, StructuralBody
+from codeweaver.api.web.highlight import highlight_lines
 from codeweaver.config import Settings
 from codeweaver.engine import Engine
 from codeweaver.errors import IndexingError, StoreError
@@ -26,6 +27,7 @@ __all__ = [
     "health_live",
     "health_ready",
     "health_summary",
+    "list_jobs",
     "list_projects",
     "project_file",
     "search",
@@ -102,9 +104,13 @@ def search(request: Request, body: SearchBody) -> dict[str, Any]:
     result = engine.search(req, body.project, use_cwd=False, tenants=tenants)
     project = engine.resolve_project(body.project, use_cwd=False, tenants=tenants)
     audit_access(request, project.name, "search", results=len(result.hits))
+    results = [h.as_dict() for h in result.hits]
+    if body.highlight:
+        for item in results:
+            item["snippet_html"] = highlight_lines(item["snippet"], item["language"])
     return {
         "project": project.name,
-        "results": [h.as_dict() for h in result.hits],
+        "results": results,
         "took_ms": result.took_ms,
         "query_type": result.query_type,
         "degraded": result.degraded,
@@ -128,6 +134,10 @@ def start_index(request: Request, body: IndexBody) -> dict[str, Any]:
     job = _jobs(request).submit(body.path, body.project, full=body.full, caller=caller)
     audit_access(request, job.project, "index", job_id=job.id)
     return {"job_id": job.id, "project": job.project, "state": job.state}
+
+
+def list_jobs(request: Request) -> dict[str, Any]:
+    return {"jobs": _jobs(request).recent(tenants=tenants_of(request))}
 
 
 def get_job(request: Request, job_id: Annotated[str, PathParam(max_length=64)]) -> dict[str, Any]:
@@ -159,8 +169,11 @@ def project_file(
     path: Annotated[str, Query(min_length=1, max_length=4096)],
     start_line: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
     end_line: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
+    highlight: bool = False,
 ) -> dict[str, Any]:
     files = _engine(request).project_files(name, tenants=tenants_of(request))
     found = files.read(path, start_line, end_line)
+    if highlight:
+        found["lines_html"] = highlight_lines(found["content"], found["language"])
     audit_access(request, name, "read_file", path=found["path"])
     return found

@@ -15,6 +15,7 @@ from codeweaver.api import auth_handlers as ah
 from codeweaver.api import backups as b
 from codeweaver.api import handlers as h
 from codeweaver.api import observability as obs
+from codeweaver.api import web
 from codeweaver.auth.rbac import (
     AUTHENTICATED,
     BACKUP_READ,
@@ -45,6 +46,14 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = (
+    Route("GET", "/", web.index_page, "The web page: search, files, projects.", permission=PUBLIC),
+    Route(
+        "GET",
+        "/ui/{name}",
+        web.asset,
+        "A script, style sheet or icon of the web page.",
+        permission=PUBLIC,
+    ),
     Route(
         "GET", "/health", h.health_summary, "Overall health; 503 when unhealthy.", permission=PUBLIC
     ),
@@ -93,6 +102,13 @@ ROUTES: tuple[Route, ...] = (
         "Start a background index job.",
         202,
         permission=INDEX_WRITE,
+    ),
+    Route(
+        "GET",
+        "/api/v1/jobs",
+        h.list_jobs,
+        "The newest index jobs of the caller's tenants, with their progress.",
+        permission=INDEX_READ,
     ),
     Route(
         "GET",

@@ -33,6 +33,7 @@ class SearchBody(_Body):
     language: Short | None = None
     path: Annotated[Text, Field(min_length=1, max_length=MAX_GLOB_CHARS)] | None = None
     kind: Short | None = None
+    highlight: bool = False  # add ``snippet_html``: the snippet as highlighted HTML lines
 
 
 class IndexBody(_Body):

@@ -180,6 +180,19 @@ class JobManager:
                 raise OutOfScopeError(f"unknown job {job_id!r}")
             return job.as_dict()
 
+    def recent(self, tenants: Tenants = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest ``limit`` jobs the caller may see (queued, running or finished)."""
+        with self._cond:
+            jobs = sorted(self._jobs.values(), key=lambda j: j.created_at, reverse=True)
+            seen = [
+                j.as_dict()
+                for j in jobs
+                if visible(
+                    Project(name=j.project, root=j.root, folder=j.root, tenant=j.tenant), tenants
+                )
+            ]
+        return seen[:limit]
+
     def active_projects(self) -> set[str]:
         with self._cond:
             return set(self._busy)
