@@ -7,12 +7,15 @@ import signal
 import ssl
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
 from net_helpers import free_port, wait_http
 from ops_helpers import self_signed
+
+HEALTHCHECK = Path(__file__).resolve().parents[1] / "deploy" / "docker" / "healthcheck.py"
 
 
 def _env(tmp_path):
@@ -49,6 +52,13 @@ def test_serve_https_with_a_certificate(tmp_path):
                 httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=5)
             with pytest.raises(httpx.ConnectError):  # and the certificate is the one given
                 httpx.get(f"https://127.0.0.1:{port}/health/live", timeout=5)
+            check = [sys.executable, str(HEALTHCHECK)]
+            url = f"https://127.0.0.1:{port}/health/live"  # the image's HEALTHCHECK script
+            env = {**os.environ, "CODEWEAVER_HEALTH_URL": url}
+            assert subprocess.run(check, env=env, timeout=30).returncode == 0
+            env["CODEWEAVER_HEALTH_URL"] = f"https://127.0.0.1:{free_port()}/health/live"
+            down = subprocess.run(check, env=env, timeout=30, capture_output=True, text=True)
+            assert down.returncode == 1 and down.stderr.startswith("unhealthy:"), down.stderr
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=20) == 0
         finally:
