@@ -26,16 +26,11 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codeweaver.api.denials import audit_denial, refuse
+from codeweaver.api.errors import headers_for, status_for
 from codeweaver.api.middleware import header
 from codeweaver.auth import AUTHENTICATED, LOCAL, PUBLIC, AuthService, Principal
 from codeweaver.auth.ratelimit import RateLimiter
-from codeweaver.errors import (
-    AuthenticationError,
-    CodeWeaverError,
-    PermissionDeniedError,
-    RateLimitedError,
-    StoreError,
-)
+from codeweaver.errors import AuthenticationError, CodeWeaverError
 
 __all__ = ["MCP_PREFIX", "AuthMiddleware", "SecurityHeadersMiddleware", "compile_table"]
 
@@ -153,21 +148,11 @@ class AuthMiddleware:
         limiter.check(principal.user, principal.tenant)
         return principal
 
-    async def _denied(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
-        headers: dict[str, str] = {}
-        if isinstance(exc, AuthenticationError):
-            status, code = 401, "unauthorized"
-            headers["WWW-Authenticate"] = 'Bearer realm="codeweaver"'
-        elif isinstance(exc, PermissionDeniedError):
-            status, code = 403, "forbidden"
-        elif isinstance(exc, RateLimitedError):
-            status, code = 429, "rate_limited"
-            headers["Retry-After"] = str(int(exc.retry_after))
-        elif isinstance(exc, StoreError):
-            status, code = 503, "unavailable"
-        else:
-            status, code = 500, "internal_error"
-        await refuse(scope, receive, send, status, code, str(exc), headers)
+    async def _denied(
+        self, scope: Scope, receive: Receive, send: Send, exc: CodeWeaverError
+    ) -> None:
+        status, code = status_for(exc)
+        await refuse(scope, receive, send, status, code, str(exc), headers_for(exc))
 
 
 class SecurityHeadersMiddleware:

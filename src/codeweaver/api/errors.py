@@ -31,7 +31,14 @@ from codeweaver.errors import (
     StoreError,
 )
 
-__all__ = ["REQUEST_ID_HEADER", "error_response", "install_error_handlers", "status_for"]
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "STATUSES",
+    "error_response",
+    "headers_for",
+    "install_error_handlers",
+    "status_for",
+]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 log = logging.getLogger("codeweaver.api")
@@ -50,24 +57,38 @@ _HTTP_CODES = {
 }
 
 
+# The one table: the first row whose class the error is an instance of answers it.
+# Every edge of the HTTP API (the route handlers and the middleware below them) uses it.
+STATUSES: tuple[tuple[type[CodeWeaverError], int, str], ...] = (
+    (AuthenticationError, 401, "unauthorized"),
+    (PermissionDeniedError, 403, "forbidden"),
+    (RateLimitedError, 429, "rate_limited"),
+    (NotFoundError, 404, "not_found"),
+    (InputError, 422, "invalid_input"),
+    (IndexingError, 409, "indexing_failed"),
+    (StoreError, 503, "unavailable"),
+    (EmbeddingError, 503, "unavailable"),
+    (BackupError, 503, "unavailable"),
+    (ConfigError, 500, "config_error"),
+)
+AUTH_CHALLENGE = 'Bearer realm="codeweaver"'
+
+
 def status_for(exc: CodeWeaverError) -> tuple[int, str]:
-    if isinstance(exc, AuthenticationError):
-        return 401, "unauthorized"
-    if isinstance(exc, PermissionDeniedError):
-        return 403, "forbidden"
-    if isinstance(exc, RateLimitedError):
-        return 429, "rate_limited"
-    if isinstance(exc, NotFoundError):
-        return 404, "not_found"
-    if isinstance(exc, InputError):
-        return 422, "invalid_input"
-    if isinstance(exc, IndexingError):
-        return 409, "indexing_failed"
-    if isinstance(exc, StoreError | EmbeddingError | BackupError):
-        return 503, "unavailable"
-    if isinstance(exc, ConfigError):
-        return 500, "config_error"
+    """The HTTP status and error code of ``exc`` (500 ``internal_error`` if no row fits)."""
+    for cls, status, code in STATUSES:
+        if isinstance(exc, cls):
+            return status, code
     return 500, "internal_error"
+
+
+def headers_for(exc: CodeWeaverError) -> dict[str, str]:
+    """The headers an answer to ``exc`` carries (the auth challenge, when to retry)."""
+    if isinstance(exc, AuthenticationError):
+        return {"WWW-Authenticate": AUTH_CHALLENGE}
+    if isinstance(exc, RateLimitedError):
+        return {"Retry-After": str(int(exc.retry_after))}
+    return {}
 
 
 def request_id_of(request: Request | None, scope: dict[str, Any] | None = None) -> str:
@@ -102,10 +123,7 @@ async def _on_codeweaver(request: Request, exc: Exception) -> JSONResponse:
     elif isinstance(exc, PermissionDeniedError | RateLimitedError):  # raised past the middleware
         audit_denied(request, f"{status} {exc.message}")
     response = error_response(status, code, exc.message, request_id_of(request))
-    if isinstance(exc, AuthenticationError):
-        response.headers["WWW-Authenticate"] = 'Bearer realm="codeweaver"'
-    if isinstance(exc, RateLimitedError):
-        response.headers["Retry-After"] = str(int(exc.retry_after))
+    response.headers.update(headers_for(exc))
     return response
 
 
