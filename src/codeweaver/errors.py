@@ -11,6 +11,7 @@
     ├── IndexingError               a pipeline step failed (carries what was done)
     ├── StoreError                  the vector store failed (adapters translate to this)
     ├── EmbeddingError              the embedder / model failed (adapters translate to this)
+    ├── UnavailableError            an upstream (Prometheus, a server, the owner) cannot be reached
     ├── AuthenticationError         missing, invalid or expired credentials
     ├── PermissionDeniedError       authenticated, but the role lacks the permission
     ├── RateLimitedError            too many requests (carries retry_after seconds)
@@ -35,6 +36,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitedError",
     "StoreError",
+    "UnavailableError",
 ]
 
 
@@ -75,6 +77,12 @@ class StoreError(CodeWeaverError):
 
 class EmbeddingError(CodeWeaverError):
     """The embedding model or provider failed."""
+
+
+class UnavailableError(CodeWeaverError):
+    """An upstream the operation needs (Prometheus, a remote server, a database, an object
+    store, the owner process) cannot be reached or answers that it is unavailable; trying
+    again later may succeed."""
 
 
 class OutOfScopeError(NotFoundError):

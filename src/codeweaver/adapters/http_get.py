@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codeweaver.errors import CodeWeaverError, InputError
+from codeweaver.errors import CodeWeaverError, InputError, UnavailableError
 
 __all__ = ["Response", "get", "tls_context", "validate_url"]
 
@@ -99,7 +99,7 @@ def get(
     ca_file: Path | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Response:
-    """GET ``url``; any HTTP status is a Response, transport failures raise CodeWeaverError."""
+    """GET ``url``; any HTTP status is a Response, transport failures raise UnavailableError."""
     req = urllib.request.Request(url, headers={"Accept": "application/json, text/plain;q=0.9"})
     if token:  # unredirected: _SameOriginAuth decides whether a redirect carries it
         req.add_unredirected_header("Authorization", f"Bearer {token}")
@@ -112,4 +112,4 @@ def get(
             return Response(exc.code, exc.read())
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise CodeWeaverError(f"cannot reach {url}: {reason}") from exc
+        raise UnavailableError(f"cannot reach {url}: {reason}") from exc

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from codeweaver.adapters import http_get
-from codeweaver.errors import CodeWeaverError, InputError
+from codeweaver.errors import CodeWeaverError, InputError, UnavailableError
 
 __all__ = ["PrometheusClient"]
 
@@ -41,11 +41,12 @@ class PrometheusClient:
             raise
         except CodeWeaverError as exc:  # name the server, not the (long) query URL
             reason = getattr(exc.__cause__, "reason", exc.__cause__) or exc
-            raise CodeWeaverError(f"cannot reach Prometheus at {self.base_url}: {reason}") from exc
+            raise UnavailableError(f"cannot reach Prometheus at {self.base_url}: {reason}") from exc
         data = resp.json() if resp.body.startswith(b"{") else {}
         if resp.status != 200 or data.get("status") != "success":
             reason = data.get("error") or resp.text[:200] or f"HTTP {resp.status}"
-            raise CodeWeaverError(f"Prometheus query failed ({resp.status}): {reason}")
+            failed = UnavailableError if resp.status >= 500 else CodeWeaverError
+            raise failed(f"Prometheus query failed ({resp.status}): {reason}")
         result: dict[str, Any] = data["data"]
         return result
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from cryptography import x509
 
 from codeweaver.adapters.http_get import tls_context
-from codeweaver.errors import CodeWeaverError
+from codeweaver.errors import CodeWeaverError, UnavailableError
 
 __all__ = ["CertInfo", "fetch_certificate"]
 
@@ -38,8 +38,10 @@ def _peer_der(host: str, port: int, timeout: float) -> bytes:
             ctx.wrap_socket(raw, server_hostname=host) as tls,
         ):
             der = tls.getpeercert(binary_form=True)
-    except (OSError, ssl.SSLError) as exc:
+    except ssl.SSLError as exc:
         raise CodeWeaverError(f"TLS handshake with {host}:{port} failed: {exc}") from exc
+    except OSError as exc:  # refused, timed out, no route: nothing answers there
+        raise UnavailableError(f"TLS handshake with {host}:{port} failed: {exc}") from exc
     if not der:
         raise CodeWeaverError(f"{host}:{port} presented no certificate")
     return der

@@ -29,6 +29,7 @@ from codeweaver.errors import (
     PermissionDeniedError,
     RateLimitedError,
     StoreError,
+    UnavailableError,
 )
 
 __all__ = [
@@ -66,6 +67,7 @@ STATUSES: tuple[tuple[type[CodeWeaverError], int, str], ...] = (
     (NotFoundError, 404, "not_found"),
     (InputError, 422, "invalid_input"),
     (IndexingError, 409, "indexing_failed"),
+    (UnavailableError, 503, "unavailable"),
     (StoreError, 503, "unavailable"),
     (EmbeddingError, 503, "unavailable"),
     (BackupError, 503, "unavailable"),

@@ -20,7 +20,7 @@ from typing import Any
 from codeweaver.adapters.prometheus_api import PrometheusClient
 from codeweaver.backup.redact import redact_url
 from codeweaver.config import BackupSettings
-from codeweaver.errors import CodeWeaverError, ConfigError, InputError
+from codeweaver.errors import CodeWeaverError, ConfigError, InputError, UnavailableError
 
 __all__ = [
     "EXPORT_FILE",
@@ -203,7 +203,8 @@ def export_metrics(cfg: BackupSettings, out: Path, *, now: float | None = None) 
         try:
             matrix = client.query_range(expr, start, end, step)
         except CodeWeaverError as exc:
-            raise CodeWeaverError(f"metrics export failed on {key.name}: {exc}") from exc
+            failed = UnavailableError if isinstance(exc, UnavailableError) else CodeWeaverError
+            raise failed(f"metrics export failed on {key.name}: {exc}") from exc
         queries.append(
             {
                 "name": key.name,

@@ -8,9 +8,15 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from codeweaver.cli import render
-from codeweaver.errors import CodeWeaverError, ConfigError, InputError, NotFoundError
+from codeweaver.errors import (
+    CodeWeaverError,
+    ConfigError,
+    InputError,
+    NotFoundError,
+    UnavailableError,
+)
 
-__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "exit_code_for", "guarded"]
+__all__ = ["EXIT_CODES", "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "exit_code_for", "guarded"]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -21,9 +27,21 @@ R = TypeVar("R")
 log = logging.getLogger("codeweaver.cli")
 
 
+# The one table: the first row whose class the error is an instance of gives the code;
+# anything else is EXIT_FAILURE. An unreachable upstream is a failure, not a usage error:
+# the same command may succeed when it is back.
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (InputError, EXIT_USAGE),
+    (ConfigError, EXIT_USAGE),
+    (NotFoundError, EXIT_USAGE),
+    (UnavailableError, EXIT_FAILURE),
+)
+
+
 def exit_code_for(exc: BaseException) -> int:
-    if isinstance(exc, InputError | ConfigError | NotFoundError):
-        return EXIT_USAGE
+    for cls, code in EXIT_CODES:
+        if isinstance(exc, cls):
+            return code
     return EXIT_FAILURE
 
 

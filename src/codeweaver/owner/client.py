@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from codeweaver import __version__
-from codeweaver.errors import CodeWeaverError, IndexingError
+from codeweaver.errors import CodeWeaverError, UnavailableError
 from codeweaver.owner.http1 import Connection, ProtocolError, Response
 from codeweaver.owner.locate import OwnerPaths
 from codeweaver.owner.record import OwnerRecord, pid_alive, read_record
@@ -29,7 +29,7 @@ __all__ = ["OwnerClient", "OwnerGone", "connect", "version_problem"]
 CONNECT_TIMEOUT = 5.0
 
 
-class OwnerGone(IndexingError):
+class OwnerGone(UnavailableError):
     """The owner stopped (crashed or was stopped) while a client was talking to it."""
 
 

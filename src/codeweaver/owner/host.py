@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from codeweaver import __version__
 from codeweaver.errors import ConfigError, IndexingError
-from codeweaver.owner.client import connect
+from codeweaver.owner.client import OwnerGone, connect
 from codeweaver.owner.locate import OwnerPaths
 from codeweaver.owner.peer import Presence, peer_checked_protocol
 from codeweaver.owner.record import OwnerLock, OwnerRecord, read_record
@@ -76,7 +76,7 @@ def take_ownership(settings: Settings, what: str) -> OwnerLock:
     client = connect(settings.home, check_version=False)
     if client is not None and client.record.kind == "daemon":
         log.info("asking the background owner (pid %s) to hand over", client.record.pid)
-        with contextlib.suppress(IndexingError):
+        with contextlib.suppress(IndexingError, OwnerGone):
             client.call("POST", "/owner/v1/shutdown")
         client.close()
     elif record is not None:
