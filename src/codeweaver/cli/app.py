@@ -29,7 +29,7 @@ from codeweaver.cli import (
 )
 from codeweaver.cli.errors import guarded
 from codeweaver.cli.fast import read_batch
-from codeweaver.cli.options import ConfigOpt
+from codeweaver.cli.options import ConfigOpt, JsonOpt, ProjectOpt
 from codeweaver.cli.state import close_engine
 from codeweaver.errors import InputError
 
@@ -61,11 +61,6 @@ cache_cmd.register(app)
 users_cmd.register(app)
 keys_cmd.register(app)
 daemon_cmd.register(app)
-
-ProjectOpt = Annotated[
-    str | None, typer.Option("--project", "-p", help="Project name (default: see docs).")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 @app.command()

@@ -9,7 +9,7 @@ import typer
 
 from codeweaver.cli import render
 from codeweaver.cli.errors import EXIT_FAILURE, guarded
-from codeweaver.cli.options import ConfigOpt
+from codeweaver.cli.options import ConfigOpt, JsonOpt, ProjectOpt
 from codeweaver.cli.state import settings_from
 
 if TYPE_CHECKING:
@@ -32,8 +32,6 @@ ComponentsOpt = Annotated[
         help="collections, manifests, identity, settings, metrics (repeat or comma-separate).",
     ),
 ]
-ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help="Only this project.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 UnsignedOpt = Annotated[
     bool,
     typer.Option(

@@ -8,18 +8,13 @@ import typer
 
 from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
-from codeweaver.cli.options import ConfigOpt
+from codeweaver.cli.options import ConfigOpt, JsonOpt, ProjectOpt
 
 if TYPE_CHECKING:
     pass
 
 
 __all__ = ["register"]
-
-ProjectOpt = Annotated[
-    str | None, typer.Option("--project", "-p", help="Only this project (default: all).")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def _stats_lines(report: dict[str, Any]) -> list[str]:

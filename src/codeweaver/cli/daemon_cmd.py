@@ -10,7 +10,7 @@ import typer
 
 from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
-from codeweaver.cli.options import ConfigOpt
+from codeweaver.cli.options import ConfigOpt, JsonOpt
 from codeweaver.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -18,8 +18,6 @@ if TYPE_CHECKING:
 
 
 __all__ = ["register"]
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def _home(config: Path | None) -> Path:

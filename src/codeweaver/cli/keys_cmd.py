@@ -8,8 +8,8 @@ import typer
 
 from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
-from codeweaver.cli.options import ConfigOpt
-from codeweaver.cli.users_cmd import JsonOpt, admin_session, when
+from codeweaver.cli.options import ConfigOpt, JsonOpt
+from codeweaver.cli.users_cmd import admin_session, when
 
 if TYPE_CHECKING:
     pass

@@ -8,7 +8,7 @@ import typer
 
 from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
-from codeweaver.cli.options import ConfigOpt
+from codeweaver.cli.options import ConfigOpt, JsonOpt
 from codeweaver.cli.state import settings_from
 
 if TYPE_CHECKING:
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["kb_search", "register"]
 
 support_app = typer.Typer(help="Support triage and the runbook knowledge base.")
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @support_app.command("triage")

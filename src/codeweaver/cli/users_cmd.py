@@ -14,7 +14,7 @@ import typer
 
 from codeweaver.cli import render
 from codeweaver.cli.errors import guarded
-from codeweaver.cli.options import ConfigOpt
+from codeweaver.cli.options import ConfigOpt, JsonOpt
 from codeweaver.cli.state import settings_from
 from codeweaver.errors import InputError
 
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
 
 __all__ = ["admin_session", "register", "when"]
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 @contextmanager
