@@ -31,12 +31,11 @@ from codeweaver.api.middleware import header
 from codeweaver.auth import AUTHENTICATED, LOCAL, PUBLIC, AuthService, Principal
 from codeweaver.auth.ratelimit import RateLimiter
 from codeweaver.errors import AuthenticationError, CodeWeaverError
+from codeweaver.telemetry.logs import ANONYMOUS, NO_TENANT
 
 __all__ = ["MCP_PREFIX", "AuthMiddleware", "SecurityHeadersMiddleware", "compile_table"]
 
 MCP_PREFIX = "/mcp"
-ANONYMOUS = "anonymous"
-NO_TENANT = "-"
 AUTH_THREADS = 8  # threads (and identity-store connections) checking credentials
 Table = list[tuple[str, re.Pattern[str], str]]
 

@@ -13,6 +13,7 @@ from starlette.types import Receive, Scope, Send
 
 from codeweaver.api.errors import error_response
 from codeweaver.auth import AuditLog
+from codeweaver.telemetry.logs import ANONYMOUS
 
 __all__ = ["audit_denial", "refuse"]
 
@@ -27,7 +28,7 @@ def audit_denial(scope: Scope, reason: str, audit: AuditLog | None = None) -> No
     state: dict[str, Any] = scope.get("state", {})
     audit.emit(
         "authz.denied",
-        user=state.get("user", "anonymous"),
+        user=state.get("user", ANONYMOUS),
         tenant_id=state.get("tenant_id"),
         request_id=state.get("request_id"),
         route=f"{scope['method']} {scope['path']}",

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from codeweaver.api.denials import refuse
 from codeweaver.api.middleware import header
+from codeweaver.telemetry.logs import ANONYMOUS, NO_TENANT
 
 __all__ = [
     "HostGuardMiddleware",
@@ -131,6 +132,6 @@ class HostGuardMiddleware:
         scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str
     ) -> None:
         state = scope.setdefault("state", {})
-        state.setdefault("user", "anonymous")  # refused before anyone is known
-        state.setdefault("tenant_id", "-")
+        state.setdefault("user", ANONYMOUS)  # refused before anyone is known
+        state.setdefault("tenant_id", NO_TENANT)
         await refuse(scope, receive, send, status, code, message)

@@ -20,7 +20,7 @@ from codeweaver.api.access import tenants_of
 from codeweaver.engine import Engine, sees_all
 from codeweaver.errors import NotFoundError, StoreError
 from codeweaver.telemetry.events import Telemetry
-from codeweaver.telemetry.logs import DEFAULT_TENANT, DEFAULT_USER, bind_request, reset_request
+from codeweaver.telemetry.logs import ANONYMOUS, NO_TENANT, bind_request, reset_request
 from codeweaver.telemetry.memory import MAX_SAMPLE_SECONDS, MAX_TOP, memory_report
 from codeweaver.telemetry.metrics import Metrics
 from codeweaver.telemetry.sampler import SAMPLE_INTERVAL_SECONDS, Sampler
@@ -88,7 +88,7 @@ class ObservabilityMiddleware:
     def _finish(self, scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:
         method = str(scope.get("method", ""))
         route = route_of(scope)
-        tenant = str(state.get("tenant_id") or DEFAULT_TENANT)
+        tenant = str(state.get("tenant_id") or NO_TENANT)
         error_type = state.get("error_type")
         if status >= 500 and error_type is None:
             error_type = f"HTTP{status}"
@@ -104,7 +104,7 @@ class ObservabilityMiddleware:
             "status": status,
             "duration_ms": duration_ms,
             "tenant_id": tenant,
-            "user": str(state.get("user") or DEFAULT_USER),
+            "user": str(state.get("user") or ANONYMOUS),
         }
         if status >= 500:
             access_log.error("request", extra={**fields, "error_type": error_type})

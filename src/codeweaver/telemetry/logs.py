@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 __all__ = [
+    "ANONYMOUS",
     "CONTEXT_FIELDS",
     "EXTRA_FIELDS",
+    "NO_TENANT",
     "ConsoleFormatter",
     "ContextFilter",
     "JsonFormatter",
@@ -43,8 +45,8 @@ EXTRA_FIELDS = (
     "project",
     "event",
 )
-DEFAULT_TENANT = "none"
-DEFAULT_USER = "anonymous"
+NO_TENANT = "-"  # the tenant_id of a request whose caller is not (yet) known
+ANONYMOUS = "anonymous"  # its user
 _BASE_KEYS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 # The per-request state mapping (a request's ``scope["state"]``): later middleware
@@ -72,9 +74,9 @@ class ContextFilter(logging.Filter):
             if not hasattr(record, "request_id"):
                 record.request_id = state.get("request_id")
             if not hasattr(record, "tenant_id"):
-                record.tenant_id = state.get("tenant_id", DEFAULT_TENANT)
+                record.tenant_id = state.get("tenant_id", NO_TENANT)
             if not hasattr(record, "user"):
-                record.user = state.get("user", DEFAULT_USER)
+                record.user = state.get("user", ANONYMOUS)
         return True
 
 
