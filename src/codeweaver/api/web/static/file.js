@@ -2,7 +2,8 @@
 import { api } from "./api.js";
 import { show } from "./dom.js";
 
-const WINDOW = 2000; // lines the API returns per read
+const WINDOW = 2000; // lines the API returns per read (its cap)
+const FIRST = 200; // lines painted first, around the target line: highlighting is per line
 
 function parseRange(hash) {
   const m = /^#L(\d+)(?:-L(\d+))?$/.exec(hash);
@@ -20,8 +21,8 @@ function rows(answer) {
   return parts.join("");
 }
 
-function read(project, path, start) {
-  const q = new URLSearchParams({ path, start_line: String(start), end_line: String(start + WINDOW - 1), highlight: "true" });
+function read(project, path, start, end) {
+  const q = new URLSearchParams({ path, start_line: String(start), end_line: String(end), highlight: "true" });
   return api("/api/v1/projects/" + encodeURIComponent(project) + "/files?" + q.toString());
 }
 
@@ -51,16 +52,33 @@ export async function openFile(params) {
   show("file-meta", "Loading…");
   const started = performance.now();
   try {
-    const first = await read(project, path, 1);
-    box.innerHTML = rows(first); // Pygments-escaped lines, numbers and ids we made
-    const rest = [];
-    for (let start = WINDOW + 1; start <= first.total_lines; start += WINDOW) rest.push(read(project, path, start));
-    for (const answer of await Promise.all(rest)) box.insertAdjacentHTML("beforeend", rows(answer));
+    const range = parseRange(location.hash);
+    const from = Math.max(1, (range ? range.start : 1) - FIRST / 2);
+    const first = await read(project, path, from, from + FIRST - 1);
+    const before = document.createElement("div");
+    const middle = document.createElement("div");
+    const after = document.createElement("div");
+    middle.innerHTML = rows(first); // Pygments-escaped lines, numbers and ids we made
+    box.replaceChildren(before, middle, after);
     const ms = performance.now() - started;
     show("file-meta", project + " · " + first.language + " · " + first.total_lines + " lines");
     document.body.dataset.fileMs = ms.toFixed(1);
     document.getElementById("structural-language").value = first.language;
     markRange(location.hash);
+    // The rest in the background, in file order, without moving the line in view.
+    const shown = first.start_line + first.lines_html.length - 1;
+    const earlier = [];
+    for (let start = 1; start < first.start_line; start += WINDOW)
+      earlier.push(read(project, path, start, Math.min(first.start_line - 1, start + WINDOW - 1)));
+    for (let start = shown + 1; start <= first.total_lines; start += WINDOW) {
+      const answer = await read(project, path, start, start + WINDOW - 1);
+      after.insertAdjacentHTML("beforeend", rows(answer));
+    }
+    const top = middle.getBoundingClientRect().top;
+    for (const answer of await Promise.all(earlier)) before.insertAdjacentHTML("beforeend", rows(answer));
+    window.scrollBy(0, middle.getBoundingClientRect().top - top);
+    if (range) for (let n = range.start; n <= range.end; n++) document.getElementById("L" + n)?.classList.add("hl");
+    document.body.dataset.fileAllMs = (performance.now() - started).toFixed(1);
   } catch (err) {
     show("file-meta", err.message, "error");
   }
