@@ -37,3 +37,14 @@ def test_spans_are_closed_on_every_line() -> None:
 def test_no_trailing_newline_keeps_the_line_count() -> None:
     assert len(highlight_lines("a = 1\nb = 2", "python")) == 2
     assert highlight_lines("", "python") == [""]
+
+
+def test_context_above_a_window_colours_a_string_opened_there() -> None:
+    context = 'x = 1\nDOC = """start of a long string'
+    window = 'def not_code():\n    end"""\ny = 2'
+    alone = highlight_lines(window, "python")
+    lexed = highlight_lines(window, "python", context)
+    assert len(lexed) == len(alone) == 3
+    assert "tok-k" in alone[0]  # without context, ``def`` reads as a keyword
+    assert "tok-k" not in lexed[0] and "tok-s" in lexed[0]  # with it, as string text
+    assert [unescape(re.sub(r"<[^>]+>", "", line)) for line in lexed] == window.split("\n")

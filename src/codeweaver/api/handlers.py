@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from codeweaver.api import health
 from codeweaver.api.access import audit_access, principal_of, tenants_of
 from codeweaver.api.schemas import IndexBody, SearchBody, StructuralBody
-from codeweaver.api.web.highlight import highlight_lines
+from codeweaver.api.web.highlight import HIGHLIGHT_CONTEXT, highlight_lines
 from codeweaver.config import Settings
 from codeweaver.engine import Engine
 from codeweaver.errors import IndexingError, StoreError
@@ -174,6 +174,9 @@ def project_file(
     files = _engine(request).project_files(name, tenants=tenants_of(request))
     found = files.read(path, start_line, end_line)
     if highlight:
-        found["lines_html"] = highlight_lines(found["content"], found["language"])
+        first = found["start_line"]
+        lead = files.read(path, max(1, first - HIGHLIGHT_CONTEXT), first - 1) if first > 1 else None
+        context = lead["content"] if lead else ""
+        found["lines_html"] = highlight_lines(found["content"], found["language"], context)
     audit_access(request, name, "read_file", path=found["path"])
     return found

@@ -13,7 +13,9 @@ from pygments.lexers import get_lexer_by_name
 from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
 
-__all__ = ["MAX_HIGHLIGHT_CHARS", "highlight_lines"]
+__all__ = ["HIGHLIGHT_CONTEXT", "MAX_HIGHLIGHT_CHARS", "highlight_lines"]
+
+HIGHLIGHT_CONTEXT = 100  # lines lexed before a file window, for strings/comments opened above it
 
 MAX_HIGHLIGHT_CHARS = 2_000_000  # past this, plain escaped text: highlighting is linear anyway
 CACHED = 64  # highlighted texts kept (a file window is at most 2,000 lines): repeat views
@@ -34,11 +36,16 @@ _FORMATTER = HtmlFormatter(nowrap=True, classprefix="tok-")
 _WHITESPACE = re.compile(r'<span class="tok-w">([ \t]*)</span>')  # unstyled: plain text
 
 
-def highlight_lines(code: str, language: str | None) -> list[str]:
+def highlight_lines(code: str, language: str | None, context: str = "") -> list[str]:
     """``code`` as HTML, split at its newlines: ``len(result) == code.count("\\n") + 1``
     (a trailing newline gives a last, empty line, as ``str.split`` does). Pygments takes
-    ~0.15 ms a line, so the last ``CACHED`` answers are kept for the views people repeat."""
-    return list(_highlight(code, (language or "text").lower()))
+    ~0.15 ms a line, so the last ``CACHED`` answers are kept for the views people repeat.
+    ``context`` (the lines just before ``code``) is lexed first and dropped, so a window
+    that starts inside a multi-line string or comment is mostly coloured right."""
+    if not context:
+        return list(_highlight(code, (language or "text").lower()))
+    lead = context.count("\n") + 1
+    return list(_highlight(context + "\n" + code, (language or "text").lower())[lead:])
 
 
 @lru_cache(maxsize=CACHED)
