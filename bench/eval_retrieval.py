@@ -24,27 +24,15 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from quality_cases import Case, first_sentence
 
 from codeweaver.config import load_settings
 from codeweaver.container import build_embedder, build_engine
 from codeweaver.search.service import FusionParams, SearchRequest
-
-
-@dataclass(frozen=True)
-class Case:
-    query: str
-    path: str
-    start: int
-    end: int
-
-
-def _first_sentence(doc: str) -> str:
-    para = doc.strip().split("\n\n")[0]
-    text = " ".join(para.split())
-    m = re.match(r"(.+?[.!?])(\s|$)", text)
-    return (m.group(1) if m else text)[:300]
 
 
 def build_cases(src: Path, dst: Path) -> list[Case]:
@@ -65,7 +53,7 @@ def build_cases(src: Path, dst: Path) -> list[Case]:
             body0 = node.body[0] if node.body else None
             if not doc or not isinstance(body0, ast.Expr) or body0.end_lineno is None:
                 continue
-            query = _first_sentence(doc)
+            query = first_sentence(doc)
             start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             if len(query.split()) >= 4:
                 cases.append(Case(query, rel, start, node.end_lineno or node.lineno))
