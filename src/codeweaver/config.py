@@ -247,102 +247,132 @@ class ObservabilitySettings(_Section):
     slow_request_ms: float = Field(2000.0, gt=0, description="Log requests slower than this.")
 
 
+_Severity = Literal["low", "medium", "high", "critical"]
+
+
+class SupportTier(BaseModel):
+    """One support tier: who answers, and how fast."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="The name rules route to, e.g. 'tier2'.")
+    title: str = Field(min_length=1, description="Who answers, e.g. 'technical support'.")
+    response_hours: float = Field(gt=0, description="Target first response, normal issues.")
+    critical_response_hours: float | None = Field(
+        None, gt=0, description="Target first response for critical issues, if different."
+    )
+    note: str = ""
+
+
 class EscalationRule(BaseModel):
     """One row of the support escalation matrix."""
 
     model_config = ConfigDict(extra="forbid")
 
+    category: str = Field(min_length=1, description="What the rule recognises, e.g. 'bug'.")
     tier: str = Field(min_length=1)
-    urgency: int = Field(ge=0, description="Higher is more urgent; picks among matching rules.")
-    response: str = Field(min_length=1, description="Target first response, e.g. '2 hours'.")
-    categories: list[str] = Field(default_factory=list)
+    response_hours: float = Field(gt=0, description="Target first response in hours.")
+    urgency: int = Field(0, ge=0, description="Higher is more urgent; picks among matching rules.")
     keywords: list[str] = Field(default_factory=list, description="Whole words or phrases.")
-    severities: list[Literal["low", "medium", "high", "critical"]] = Field(
+    severities: list[_Severity] = Field(
         default_factory=list, description="Severities that alone route to this rule."
     )
 
 
-def _default_escalation() -> list[EscalationRule]:
+class EscalationTarget(BaseModel):
+    """Where an issue goes when no keyword matched."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tier: str = Field(min_length=1)
+    response_hours: float = Field(gt=0)
+
+
+def _default_support_tiers() -> list[SupportTier]:
     return [
-        EscalationRule(
-            tier="tier1",
-            urgency=1,
-            response="8 hours",
-            categories=["general questions", "basic configuration", "user access"],
-            keywords=[
-                "how do i",
-                "how to",
-                "question",
-                "configure",
-                "configuration",
-                "setting",
-                "install",
-                "documentation",
-                "login",
-                "password",
-                "access",
-            ],
-            severities=["low", "medium"],
+        SupportTier(
+            name="tier1",
+            title="first-line support",
+            response_hours=4,
+            critical_response_hours=None,
+            note="business hours",
         ),
-        EscalationRule(
-            tier="tier2",
-            urgency=2,
-            response="2 hours",
-            categories=["performance", "integration", "advanced configuration"],
-            keywords=[
-                "slow",
-                "slowness",
-                "latency",
-                "timeout",
-                "timeouts",
-                "timed out",
-                "timing out",
-                "performance",
-                "memory",
-                "cache",
-                "integration",
-                "error",
-                "errors",
-                "failing",
-                "indexing",
-                "embedding",
-            ],
-            severities=["high"],
+        SupportTier(
+            name="tier2", title="technical support", response_hours=8, critical_response_hours=2
         ),
-        EscalationRule(
-            tier="tier3",
-            urgency=3,
-            response="30 minutes",
-            categories=["outage", "data corruption", "security incident"],
-            keywords=[
-                "down",
-                "outage",
-                "unavailable",
-                "crash",
-                "crashing",
-                "corruption",
-                "corrupted",
-                "security",
-                "vulnerability",
-                "unauthorized",
-            ],
+        SupportTier(
+            name="tier3",
+            title="engineering support",
+            response_hours=24,
+            critical_response_hours=1,
         ),
-        EscalationRule(
-            tier="emergency",
-            urgency=4,
-            response="15 minutes",
-            categories=["production down", "data loss", "security breach"],
-            keywords=[
-                "production down",
-                "data loss",
-                "security breach",
-                "breach",
-                "all users affected",
-                "complete outage",
-            ],
-            severities=["critical"],
+        SupportTier(
+            name="emergency",
+            title="emergency response",
+            response_hours=1,
+            critical_response_hours=None,
         ),
     ]
+
+
+def _default_escalation() -> list[EscalationRule]:
+    # urgency: the tier's rank (emergency > tier3 > tier2 > tier1), then the shorter response
+    return [
+        EscalationRule(
+            category="security",
+            tier="emergency",
+            response_hours=1,
+            urgency=50,
+            keywords=["security", "breach", "vulnerability", "unauthorized"],
+        ),
+        EscalationRule(
+            category="performance",
+            tier="tier2",
+            response_hours=2,
+            urgency=30,
+            keywords=["timeout", "slow", "latency", "performance"],
+        ),
+        EscalationRule(
+            category="bug",
+            tier="tier3",
+            response_hours=4,
+            urgency=40,
+            keywords=["crash", "error", "exception", "bug"],
+        ),
+        EscalationRule(
+            category="configuration",
+            tier="tier2",
+            response_hours=8,
+            urgency=20,
+            keywords=["config", "setup", "deployment"],
+        ),
+        EscalationRule(
+            category="user_error",
+            tier="tier1",
+            response_hours=24,
+            urgency=10,
+            keywords=["how to", "usage", "question"],
+        ),
+    ]
+
+
+def _default_emergency() -> EscalationRule:
+    return EscalationRule(
+        category="emergency",
+        tier="emergency",
+        response_hours=1,
+        urgency=0,
+        keywords=["down", "outage", "critical", "security breach"],
+    )
+
+
+def _default_fallback() -> dict[_Severity, EscalationTarget]:
+    return {
+        "critical": EscalationTarget(tier="tier3", response_hours=4),
+        "high": EscalationTarget(tier="tier2", response_hours=8),
+        "medium": EscalationTarget(tier="tier1", response_hours=24),
+        "low": EscalationTarget(tier="tier1", response_hours=24),
+    }
 
 
 class OperationsSettings(_Section):
@@ -361,8 +391,19 @@ class OperationsSettings(_Section):
     log_store_errors: int = Field(5, ge=0, description="Logs: store errors that need action.")
     log_failed_searches: int = Field(20, ge=0, description="Logs: failed searches limit.")
     log_error_rate: float = Field(0.05, ge=0, le=1, description="Logs: error rate limit.")
+    support_tiers: list[SupportTier] = Field(
+        default_factory=_default_support_tiers, description="Support tiers and response times."
+    )
     escalation: list[EscalationRule] = Field(
         default_factory=_default_escalation, description="Support escalation matrix."
+    )
+    escalation_emergency: EscalationRule = Field(
+        default_factory=_default_emergency,
+        description="Emergency keywords, checked before any escalation rule.",
+    )
+    escalation_fallback: dict[_Severity, EscalationTarget] = Field(
+        default_factory=_default_fallback,
+        description="Tier and response by severity when no keyword matches.",
     )
 
 

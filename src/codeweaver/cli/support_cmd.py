@@ -12,10 +12,6 @@ from codeweaver.cli.options import ConfigOpt, JsonOpt
 from codeweaver.cli.state import settings_from
 
 if TYPE_CHECKING:
-    pass
-
-
-if TYPE_CHECKING:
     from codeweaver.config import Settings
     from codeweaver.support.runbooks import KbHit
 
@@ -40,13 +36,23 @@ def triage_cmd(
 
     from codeweaver.support.triage import triage
 
-    settings = settings_from(config)
-    result = triage(description, severity.lower(), settings.operations.escalation)
+    ops = settings_from(config).operations
+    result = triage(
+        description,
+        severity.lower(),
+        ops.escalation,
+        emergency=ops.escalation_emergency,
+        fallback=ops.escalation_fallback,
+        tiers=ops.support_tiers,
+    )
     if json_out:
         render.print_json(result.as_dict())
         return
-    render.out.print(f"[bold]{escape(result.tier)}[/]: respond within {escape(result.response)}")
-    render.info(f"categories: {', '.join(result.categories)}")
+    title = f" ({result.tier_title})" if result.tier_title else ""
+    render.out.print(
+        f"[bold]{escape(result.tier)}[/]{escape(title)}: respond within {escape(result.response)}"
+    )
+    render.info(f"category: {result.category}")
     render.info(f"why: {result.reason}")
 
 
