@@ -237,3 +237,27 @@ def test_scripted_session_server_log(tmp_path):
     assert got["error_rate"] == 0.0 and got["critical_errors"] == 0
     if any('"codeweaver.search"' in ln for ln in log.read_text().splitlines()):
         assert got["searches"] == 5 and got["failed_searches"] == 0
+
+
+def test_audit_events_the_server_wrote(tmp_path):
+    """Failed logins and authorization denials made over HTTP against a real server (auth
+    jwt) are counted on its log (audit records inside ``message``) and on ``audit.log``."""
+    from attack_server import attack_server
+
+    with attack_server(tmp_path) as srv:
+        for user in ("alice", "alice", "nobody"):
+            assert srv.login(user, "wrong-password-123").status_code == 401
+        for _ in range(2):  # a read-only user may not index
+            r = srv.client.post(
+                "/api/v1/index", json={"path": str(srv.acme)}, headers=srv.auth("ro")
+            )
+            assert r.status_code == 403, r.text
+        log = srv.log
+    audit = tmp_path / "home" / "audit.log"
+    lines = log.read_text().splitlines()
+    assert any('"logger": "codeweaver.audit"' in ln and "authz.denied" in ln for ln in lines)
+    for path in (log, audit):
+        got = analyze(path)
+        assert got["auth_failures"] == 3, (path.name, got)
+        assert got["authz_denied"] == 2, (path.name, got)
+    assert "3 authentication failures" not in " ".join(analyze(audit)["recommendations"])

@@ -160,6 +160,23 @@ def _count_key(counter: Counter[str], key: str) -> None:
         counter["(other)"] += 1
 
 
+def _audit_event(rec: dict[str, Any], logger: str, message: str) -> str:
+    """The audit event of a record: the server log carries the audit record as a JSON
+    string in ``message`` (logger ``codeweaver.audit``); ``audit.log`` holds the records
+    themselves (``event`` and ``outcome``, no logger)."""
+    if logger == "codeweaver.audit":
+        inner: Any = rec
+        if message.startswith("{"):
+            try:
+                inner = json.loads(message)
+            except ValueError:
+                inner = rec
+        return str(inner.get("event", "")) if isinstance(inner, dict) else ""
+    if not logger and "outcome" in rec:
+        return str(rec.get("event", ""))
+    return ""
+
+
 class _Scanner:
     def __init__(self, limits: OperationsSettings, since: datetime | None) -> None:
         self.s = LogStats()
@@ -221,12 +238,11 @@ class _Scanner:
             s.searches += 1
             if slow_line and duration > self.slow_search_ms:  # type: ignore[operator]
                 s.slow_search_lines += 1
-        elif logger == "codeweaver.audit":
-            event = str(rec.get("event", ""))
-            if event.startswith("auth.") and event.endswith(".failure"):
-                s.audit_auth_failures += 1
-            elif event == "authz.denied":
-                s.authz_denied += 1
+        event = _audit_event(rec, logger, message)
+        if event.startswith("auth.") and event.endswith(".failure"):
+            s.audit_auth_failures += 1
+        elif event == "authz.denied":
+            s.authz_denied += 1
         if level == "WARNING" or level in ("ERROR", "CRITICAL"):
             self._notable(level, logger, message, rec)
 
