@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -33,10 +33,6 @@ from codeweaver.cli.options import ConfigOpt, JsonOpt, ProjectOpt
 from codeweaver.cli.state import close_engine
 from codeweaver.errors import InputError
 
-if TYPE_CHECKING:
-    pass
-
-
 __all__ = ["app", "main"]
 
 app = typer.Typer(
@@ -47,7 +43,31 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: rich's help renderer costs more than the command
 )
-projects_app = typer.Typer(help="List or remove indexed projects.", no_args_is_help=False)
+projects_app = typer.Typer(
+    help="List or remove indexed projects.", no_args_is_help=False, rich_markup_mode=None
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from codeweaver import __version__
+
+        typer.echo(f"codeweaver {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
 app.add_typer(projects_app, name="projects")
 backup_cmd.register(app)
 mcp_cmd.register(app)
@@ -94,7 +114,10 @@ def search(
     query: Annotated[str | None, typer.Argument(help="What to look for.")] = None,
     project: ProjectOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Results (1-100).")] = 10,
-    language: Annotated[str | None, typer.Option("--language", "-l")] = None,
+    language: Annotated[
+        str | None,
+        typer.Option("--language", "-l", help="Only chunks in this language, e.g. python, go."),
+    ] = None,
     path: Annotated[
         str | None, typer.Option("--path", help="Path glob, e.g. 'src/**/*.py'.")
     ] = None,

@@ -92,7 +92,9 @@ def _fail_unless_ok(result: dict[str, Any]) -> None:
         raise typer.Exit(EXIT_FAILURE)
 
 
-backup_app = typer.Typer(help="Back up, verify, prune and restore.", no_args_is_help=True)
+backup_app = typer.Typer(
+    help="Back up, verify, prune and restore.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def register(app: typer.Typer) -> None:

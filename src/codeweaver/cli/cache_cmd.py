@@ -40,7 +40,9 @@ def _stats_lines(report: dict[str, Any]) -> list[str]:
 
 def register(app: typer.Typer) -> None:
     """Add the ``cache`` command group to ``app``."""
-    cache_app = typer.Typer(help="Warm, inspect or clear the caches.", no_args_is_help=True)
+    cache_app = typer.Typer(
+        help="Warm, inspect or clear the caches.", no_args_is_help=True, rich_markup_mode=None
+    )
     app.add_typer(cache_app, name="cache")
 
     @cache_app.command("warm")

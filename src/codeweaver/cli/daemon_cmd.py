@@ -47,7 +47,9 @@ def _status(home: Path) -> dict[str, Any]:
 
 def register(app: typer.Typer) -> None:
     """Add the ``daemon`` command group to ``app``."""
-    daemon_app = typer.Typer(help="See, start or stop the data directory's owner.")
+    daemon_app = typer.Typer(
+        help="See, start or stop the data directory's owner.", rich_markup_mode=None
+    )
     app.add_typer(daemon_app, name="daemon")
 
     @daemon_app.command("status")

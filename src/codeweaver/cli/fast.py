@@ -4,8 +4,8 @@ Typer builds every command and imports pydantic to parse any command line, which
 costs more than a whole search answered by the owner. So ``main`` first offers the
 command line here: a plain ``search`` (the options of ``codeweaver search``, nothing
 else) with an owner answering is run at once, with the same output, errors and exit
-codes; anything else (``--help``, an unknown option, a bad value, no owner) returns
-None and typer handles the command as usual.
+codes, and so is ``--version``; anything else (``--help``, an unknown option, a bad
+value, no owner) returns None and typer handles the command as usual.
 """
 
 from __future__ import annotations
@@ -108,6 +108,11 @@ def _search(opts: dict[str, Any]) -> int | None:
 
 def run(argv: list[str]) -> int | None:
     """The exit code of a command handled here, or None to let typer handle it."""
+    if argv == ["--version"]:
+        from codeweaver import __version__
+
+        sys.stdout.write(f"codeweaver {__version__}\n")
+        return 0
     if not argv or argv[0] != "search" or (opts := _parse(argv[1:])) is None:
         return None
     from codeweaver.errors import CodeWeaverError

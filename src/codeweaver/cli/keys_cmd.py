@@ -20,7 +20,7 @@ __all__ = ["register"]
 
 def register(app: typer.Typer) -> None:
     """Add the ``keys`` command group to ``app``."""
-    keys = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+    keys = typer.Typer(help="Manage API keys.", no_args_is_help=True, rich_markup_mode=None)
     app.add_typer(keys, name="keys")
 
     @keys.command("create")

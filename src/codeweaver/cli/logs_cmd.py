@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["parse_since", "register"]
 
-logs_app = typer.Typer(help="Analyse CodeWeaver's logs.", no_args_is_help=True)
+logs_app = typer.Typer(
+    help="Analyse CodeWeaver's logs.", no_args_is_help=True, rich_markup_mode=None
+)
 _SINCE = re.compile(r"^([1-9][0-9]*)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _BUFFER = 1 << 20

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-report_app = typer.Typer(help="Reports about a running deployment.", no_args_is_help=True)
+report_app = typer.Typer(
+    help="Reports about a running deployment.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def _view(

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 __all__ = ["kb_search", "register"]
 
-support_app = typer.Typer(help="Support triage and the runbook knowledge base.")
+support_app = typer.Typer(
+    help="Support triage and the runbook knowledge base.", rich_markup_mode=None
+)
 
 
 @support_app.command("triage")
@@ -83,7 +85,9 @@ def kb_cmd(
     words: Annotated[
         list[str] | None, typer.Argument(help="QUERY to search, or 'show ID'; none lists all.")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=20)] = 5,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=20, help="Articles to show (1-20).")
+    ] = 5,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:

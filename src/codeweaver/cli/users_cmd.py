@@ -57,7 +57,9 @@ def _password(from_stdin: bool) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the ``users`` command group to ``app``."""
-    users = typer.Typer(help="Manage users and service accounts.", no_args_is_help=True)
+    users = typer.Typer(
+        help="Manage users and service accounts.", no_args_is_help=True, rich_markup_mode=None
+    )
     app.add_typer(users, name="users")
 
     @users.command("add")
