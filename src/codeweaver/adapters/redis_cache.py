@@ -135,13 +135,20 @@ class RedisCache:
             )
         return "healthy", f"shared cache {self._where}"
 
+    @property
+    def where(self) -> str:
+        """The server's address, without credentials."""
+        return self._where
+
     def info(self) -> dict[str, Any]:
-        """Memory use and key count of the Redis database (empty when unreachable)."""
+        """Memory use, limit and eviction policy, and key count (empty when unreachable)."""
 
         def run() -> dict[str, Any]:
             memory = self._client.info("memory")
             return {
                 "used_memory": int(memory.get("used_memory", 0)),
+                "maxmemory": int(memory.get("maxmemory", 0)),
+                "maxmemory_policy": str(memory.get("maxmemory_policy", "")),
                 "keys": int(self._client.dbsize()),
             }
 

@@ -14,10 +14,6 @@ from codeweaver.cli.state import settings_from
 from codeweaver.errors import IndexingError, InputError
 
 if TYPE_CHECKING:
-    pass
-
-
-if TYPE_CHECKING:
     from codeweaver.config import Settings
     from codeweaver.diagnostics.checks import Check, Status
     from codeweaver.engine import Engine
@@ -111,6 +107,9 @@ def register(app: typer.Typer) -> None:
                 prometheus_url=validate_url(prometheus_url) if prometheus_url else None,
                 ca_file=ca_file,
                 timeout=timeout,
+                qdrant_url=settings.qdrant.url if settings.qdrant.mode == "server" else None,
+                qdrant_api_key=settings.qdrant.api_key,
+                redis_url=settings.redis.url,
             )
             checks = remote_checks(target, limits)
         else:
