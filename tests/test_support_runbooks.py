@@ -135,3 +135,61 @@ def test_kb_cli(tmp_path):
     assert json.loads(found.stdout)["results"][0]["id"] == "cache-hit-rate"
     missing = codeweaver("support", "kb", "show", "nope", env=env)
     assert missing.returncode == 2 and "no knowledge-base article" in missing.stderr
+
+
+def article_command_lines() -> list[tuple[str, str]]:
+    """Every ``codeweaver …`` command line of the articles (inline code and code blocks),
+    with the ``[optional]`` parts of a synopsis kept and their brackets removed."""
+    found = []
+    for a in articles():
+        spans = re.findall(r"```[a-z]*\n(.*?)```", a.text, re.S)
+        spans += re.findall(r"(?<!`)`([^`\n]+)`(?!`)", a.text)
+        for span in spans:
+            for line in span.splitlines():
+                for m in re.finditer(r"(?:^|[|;&]\s*|--\s+)codeweaver\s+(.*)", line):
+                    found.append((a.id, m.group(1).split(" | ")[0].strip()))
+    return found
+
+
+COMMAND_LINES = article_command_lines()
+
+
+def test_the_articles_have_command_lines():
+    assert len(COMMAND_LINES) > 40
+    lines = {line for _, line in COMMAND_LINES}
+    assert {"cache warm --top 100", "cache clear"} <= lines
+
+
+@pytest.mark.parametrize(("article_id", "line"), COMMAND_LINES)
+def test_article_command_line_parses(article_id, line):
+    """The command path exists (its --help exits 0) and the options and values parse."""
+    import shlex
+
+    from typer.testing import CliRunner
+
+    words = [w for w in shlex.split(line.replace("[", " ").replace("]", " ")) if w != "…"]
+    cmd = typer.main.get_command(app)
+    path: list[str] = []
+    while words and words[0] in getattr(cmd, "commands", {}):
+        path.append(words.pop(0))
+        cmd = cmd.commands[path[-1]]  # type: ignore[attr-defined]
+    assert (path and not hasattr(cmd, "commands")) or cmd.name == "projects", (article_id, line)
+    helped = CliRunner().invoke(app, [*path, "--help"])
+    assert helped.exit_code == 0, (article_id, line, helped.output)
+    try:  # raises on an unknown option, a bad value or a missing argument
+        cmd.make_context(" ".join(["codeweaver", *path]), words)
+    except Exception as exc:
+        # prose that names a command ("run `codeweaver logs analyze` daily") gives no arguments
+        if not (words == [] and type(exc).__name__ == "MissingParameter"):
+            raise
+
+
+def test_kb_show_piped_keeps_whole_lines(tmp_path):
+    """Piped (not a terminal), ``kb show`` writes the article's lines whole, however long."""
+    art = article("cache-hit-rate")
+    longest = max(art.text.splitlines(), key=len)
+    assert len(longest) > 120  # the Prometheus query line
+    run = codeweaver("support", "kb", "show", "cache-hit-rate", env={"COLUMNS": "80"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.rstrip("\n") == art.text.rstrip("\n")
+    assert longest in run.stdout.splitlines()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -102,8 +103,11 @@ def kb_cmd(
         art = article(words[1])
         if json_out:
             render.print_json({"id": art.id, "title": art.title, "text": art.text})
-        else:
+        elif sys.stdout.isatty():
             render.out.print(Markdown(art.text))
+        else:  # piped: the article's Markdown as written, no line cut at a terminal width
+            sys.stdout.write(art.text if art.text.endswith("\n") else art.text + "\n")
+            sys.stdout.flush()
         return
     if not words:
         items = articles()
