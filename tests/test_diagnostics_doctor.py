@@ -271,7 +271,21 @@ def test_doctor_redis_memory_policy(tmp_path, extra, status, words):
             run = codeweaver(
                 "doctor", "--url", base, "--json", env={"CODEWEAVER_REDIS__URL": redis.url}
             )
+        env = {"CODEWEAVER_REDIS__URL": redis.url, "CODEWEAVER_HOME": str(tmp_path / "home")}
+        local = codeweaver("doctor", "--json", env=env)  # this machine's checks too
     finally:
         redis.stop()
+    for out in (run.stdout, local.stdout):
+        found = {c["name"]: (c["status"], c["detail"]) for c in json.loads(out)["checks"]}
+        assert found["redis memory"][0] == status and words in found["redis memory"][1], found
+
+
+def test_doctor_redis_unreachable_fails(tmp_path):
+    env = {
+        "CODEWEAVER_REDIS__URL": f"redis://127.0.0.1:{free_port()}/0",
+        "CODEWEAVER_HOME": str(tmp_path / "home"),
+    }
+    run = codeweaver("doctor", "--json", env=env)
     found = {c["name"]: (c["status"], c["detail"]) for c in json.loads(run.stdout)["checks"]}
-    assert found["redis memory"][0] == status and words in found["redis memory"][1], found
+    assert found["redis memory"][0] == "FAIL" and "unreachable" in found["redis memory"][1]
+    assert run.returncode == 1 and "Traceback" not in run.stderr

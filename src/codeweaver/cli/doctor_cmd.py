@@ -116,6 +116,12 @@ def register(app: typer.Typer) -> None:
             if prometheus_url or token:
                 raise InputError("--prometheus-url and --token need --url (a server to check)")
             checks = _local_checks(settings, config)
+            if settings.redis.url:
+                from codeweaver.diagnostics.checks import run_check
+                from codeweaver.diagnostics.service_checks import redis_memory
+
+                redis_url = settings.redis.url
+                checks.append(run_check("redis memory", lambda: redis_memory(redis_url)))
         if json_out:
             render.print_json({"status": worst(checks), "checks": [c.as_dict() for c in checks]})
         else:
