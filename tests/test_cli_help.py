@@ -58,3 +58,29 @@ def test_version_from_the_package():
         run = subprocess.run(argv, capture_output=True, text=True, check=False)
         assert run.returncode == 0 and run.stdout == f"codeweaver {__version__}\n", run
     assert "--version" in CliRunner().invoke(app, ["--help"]).output
+
+
+@pytest.mark.parametrize("path", [["index"], ["support", "triage"], ["backup", "restore"]])
+def test_help_on_a_terminal_shows_flags_without_a_value(path):
+    """On a terminal too (where typer could pick its rich renderer), flags read as flags."""
+    import os
+    import pty
+
+    main, child = pty.openpty()
+    entry = str(Path(sys.executable).parent / "codeweaver")
+    env = {**os.environ, "COLUMNS": "120", "TERM": "xterm-256color"}
+    proc = subprocess.Popen([entry, *path, "--help"], stdout=child, stderr=child, env=env)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:  # the child closed its end
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(main)
+    assert proc.wait(60) == 0
+    text = b"".join(chunks).decode(errors="replace")
+    assert "--json" in text and "<bool>" not in text, text
