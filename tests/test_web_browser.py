@@ -12,13 +12,14 @@ import httpx
 import pytest
 
 import web_browser as wb
-from attack_server import PASSWORD, Server, attack_server
+from attack_server import PASSWORD, Server, attack_server, index_project
 
 pytestmark = pytest.mark.skipif(
     not wb.available(),
     reason="Debian chromium and chromium-driver are not installed (tools/install_services.sh)",
 )
 ACCESS_TTL = 30  # the shortest the settings allow: refresh happens during the tests
+LONG_LINES = 600  # long.py: far more than the first painted window of 200 lines
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,9 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         admin = server.admin()
         admin.add_user("root", "admin", "acme", PASSWORD)
         admin.store.db.close()
+        functions = [f"def step_{i}(x):\n    return x + {i}\n" for i in range(LONG_LINES // 2)]
+        (server.acme / "long.py").write_text("".join(functions))  # type: ignore[attr-defined]
+        index_project(server, "am", server.acme, "acme")  # type: ignore[attr-defined]
         yield server
 
 
@@ -211,3 +215,45 @@ def test_every_control_is_labelled_and_reachable(srv: Server, driver: wb.webdriv
     body = driver.find_element(wb.By.TAG_NAME, "body")
     body.send_keys("/")
     assert driver.switch_to.active_element.get_attribute("id") == "q"
+
+
+def _open_long(driver: wb.webdriver.Chrome, srv: Server, hash_: str) -> str:
+    driver.get(srv.base + "/?view=file&project=acme&path=long.py" + hash_)
+    wb.sign_in(driver, "alice", PASSWORD)
+    wb.wait(driver).until(
+        lambda d: d.find_element(wb.By.TAG_NAME, "body").get_attribute("data-file-all-ms")
+    )
+    return driver.find_element(wb.By.ID, "file-meta").text
+
+
+def _in_view(driver: wb.webdriver.Chrome, line: int) -> bool:
+    return bool(
+        driver.execute_script(
+            "const r = document.getElementById(arguments[0]).getBoundingClientRect();"
+            "return r.top >= 0 && r.bottom <= window.innerHeight;",
+            f"L{line}",
+        )
+    )
+
+
+def test_a_far_line_link_paints_its_window_and_marks_the_line(
+    srv: Server, driver: wb.webdriver.Chrome
+) -> None:
+    meta = _open_long(driver, srv, "#L450")
+    assert meta.endswith(f"{LONG_LINES} lines")
+    marked = driver.find_elements(wb.By.CSS_SELECTOR, ".fline.hl")
+    assert [m.get_attribute("id") for m in marked] == ["L450"]
+    assert "x + 224" in marked[0].text and marked[0].find_elements(wb.By.CSS_SELECTOR, ".tok-k")
+    assert _in_view(driver, 450)  # painted first and kept in view while the rest loads
+    assert len(driver.find_elements(wb.By.CSS_SELECTOR, ".fline")) == LONG_LINES
+
+
+def test_a_line_link_past_the_end_opens_the_file_at_its_end(
+    srv: Server, driver: wb.webdriver.Chrome
+) -> None:
+    meta = _open_long(driver, srv, "#L9999")
+    assert meta.endswith(f"line 9999 is past the end ({LONG_LINES} lines)")
+    assert "error" not in (driver.find_element(wb.By.ID, "file-meta").get_attribute("class") or "")
+    assert _in_view(driver, LONG_LINES)
+    assert len(driver.find_elements(wb.By.CSS_SELECTOR, ".fline")) == LONG_LINES
+    assert not driver.find_elements(wb.By.CSS_SELECTOR, ".fline.hl")
