@@ -200,7 +200,45 @@ def test_operator_views(srv: Server, driver: wb.webdriver.Chrome) -> None:
         lambda d: d.find_element(wb.By.ID, "value-request_ms").text.endswith("ms")
     )
     assert driver.find_element(wb.By.ID, "ops-backups").is_displayed()
+    wb.wait(driver).until(lambda d: d.find_elements(wb.By.CSS_SELECTOR, "#runbook-results li"))
+    box = wb.visible(driver, "#runbook-q")
+    box.send_keys("search takes seconds and clients time out\n")
+    first = "#runbook-results li:first-child button.runbook-link[data-article='slow-search']"
+    wb.visible(driver, first).click()
+    article = wb.visible(driver, "#runbook-article[data-article='slow-search']")
+    assert article.find_element(wb.By.TAG_NAME, "h3").text.strip()  # the article's title
+    assert [e.text for e in article.find_elements(wb.By.TAG_NAME, "h4")][:2] == [
+        "Symptoms",
+        "Diagnostic steps",
+    ]
     wb.screenshot(driver, "operations")
+
+
+def test_runbook_markdown_is_rendered_as_text(srv: Server, driver: wb.webdriver.Chrome) -> None:
+    driver.get(srv.base + "/?view=ops")
+    wb.sign_in(driver, "root", PASSWORD)
+    wb.visible(driver, "#runbook-q")
+    hostile = "# T <img src=x onerror=alert(1)>\n- `<script>x()</script>` **<b>b</b>**\n<i>p</i>"
+    made = driver.execute_script(
+        "const m = await import('/ui/runbooks.js');"
+        "const box = document.createElement('div');"
+        "box.append(...m.renderMarkdown(arguments[0]));"
+        "return [box.innerHTML, box.textContent,"
+        " box.querySelectorAll('img, script, b, i').length];",
+        hostile,
+    )
+    html, text, injected = made
+    assert injected == 0 and "<img" not in html and "&lt;img" in html
+    assert "<script>x()</script>" in text and "<i>p</i>" in text
+
+
+def test_non_admins_have_no_runbooks(srv: Server, driver: wb.webdriver.Chrome) -> None:
+    driver.get(srv.base + "/?view=ops")
+    wb.sign_in(driver, "am", PASSWORD)
+    wb.visible(driver, "#ops")
+    assert not driver.find_element(wb.By.ID, "ops-runbooks").is_displayed()
+    r = srv.client.get("/api/v1/runbooks?q=memory", headers=srv.auth("am"))
+    assert r.status_code == 403
 
 
 def test_every_control_is_labelled_and_reachable(srv: Server, driver: wb.webdriver.Chrome) -> None:
