@@ -295,3 +295,33 @@ def test_a_line_link_past_the_end_opens_the_file_at_its_end(
     assert _in_view(driver, LONG_LINES)
     assert len(driver.find_elements(wb.By.CSS_SELECTOR, ".fline")) == LONG_LINES
     assert not driver.find_elements(wb.By.CSS_SELECTOR, ".fline.hl")
+
+
+def test_the_pages_pass_the_accessibility_check(srv: Server, driver: wb.webdriver.Chrome) -> None:
+    """axe-core on each main view as a user sees it: labels, contrast and focus order."""
+    driver.set_script_timeout(60)
+    found: dict[str, list[str]] = {}
+    driver.get(srv.base + "/?view=ops")
+    wb.visible(driver, "#username")
+    found["sign-in"] = wb.accessibility(driver)
+    wb.sign_in(driver, "root", PASSWORD)
+    wb.visible(driver, "#health-table tbody tr")
+    wb.wait(driver).until(lambda d: d.find_elements(wb.By.CSS_SELECTOR, "#runbook-results li"))
+    wb.visible(driver, "#runbook-results button.runbook-link").click()
+    wb.visible(driver, "#runbook-article h3")
+    found["operations"] = wb.accessibility(driver)
+    driver.get(srv.base + "/?q=" + quote("upload a file and retry"))
+    wb.sign_in(driver, "root", PASSWORD)
+    wb.wait(driver).until(
+        lambda d: d.find_element(wb.By.TAG_NAME, "body").get_attribute("data-searched")
+    )
+    found["search"] = wb.accessibility(driver)
+    driver.get(srv.base + "/?view=file&project=acme&path=upload.py#L2-L3")
+    wb.sign_in(driver, "root", PASSWORD)
+    wb.visible(driver, "#file-lines .fline.hl")
+    found["file"] = wb.accessibility(driver)
+    driver.get(srv.base + "/?view=projects")
+    wb.sign_in(driver, "root", PASSWORD)
+    wb.visible(driver, "#project-table tbody tr")
+    found["projects"] = wb.accessibility(driver)
+    assert {view: lines for view, lines in found.items() if lines} == {}
