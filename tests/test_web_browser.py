@@ -325,3 +325,19 @@ def test_the_pages_pass_the_accessibility_check(srv: Server, driver: wb.webdrive
     wb.visible(driver, "#project-table tbody tr")
     found["projects"] = wb.accessibility(driver)
     assert {view: lines for view, lines in found.items() if lines} == {}
+
+
+def test_script_errors_and_csp_violations_are_caught(srv: Server) -> None:
+    """The check every browser test ends with does see an error and a refused script."""
+    with wb.browser() as d:
+        d.get(srv.base + "/")
+        wb.visible(d, "#username")
+        d.execute_script("setTimeout(() => { throw new Error('boom in the page'); }, 0);")
+        d.execute_script(
+            "const s = document.createElement('script'); s.textContent = 'window.x = 1';"
+            "document.body.append(s);"
+        )
+        time.sleep(0.5)
+        found = wb.problems(d)
+    assert any("boom in the page" in line for line in found), found
+    assert any("Content Security Policy" in line for line in found), found
