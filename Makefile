@@ -23,7 +23,15 @@ $(VENV)-checkov/.installed:
 	$(VENV)-checkov/bin/pip install -q checkov==3.3.30
 	touch $@
 
-install: $(VENV)/.installed
+# axe-core, the accessibility checker the web page tests inject into the pages (npm; the
+# tests read it from here, nothing is fetched while they run)
+AXE_VERSION := 4.14.1
+$(VENV)/axe/.installed: | $(BIN)/python
+	bash tools/install_services.sh
+	npm install --prefix $(VENV)/axe --no-audit --no-fund --no-save -q axe-core@$(AXE_VERSION)
+	touch $@
+
+install: $(VENV)/.installed $(VENV)/axe/.installed
 
 # servers the integration tests start on loopback (redis, prometheus, postgresql)
 services:

@@ -122,6 +122,7 @@ ALLOWED = {
         "api",
         "auth",
         "backup",
+        "support",
         "telemetry",
     },
 }

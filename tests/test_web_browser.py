@@ -12,13 +12,14 @@ import httpx
 import pytest
 
 import web_browser as wb
-from attack_server import PASSWORD, Server, attack_server
+from attack_server import PASSWORD, Server, attack_server, index_project
 
 pytestmark = pytest.mark.skipif(
     not wb.available(),
     reason="Debian chromium and chromium-driver are not installed (tools/install_services.sh)",
 )
 ACCESS_TTL = 30  # the shortest the settings allow: refresh happens during the tests
+LONG_LINES = 600  # long.py: far more than the first painted window of 200 lines
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,9 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         admin = server.admin()
         admin.add_user("root", "admin", "acme", PASSWORD)
         admin.store.db.close()
+        functions = [f"def step_{i}(x):\n    return x + {i}\n" for i in range(LONG_LINES // 2)]
+        (server.acme / "long.py").write_text("".join(functions))  # type: ignore[attr-defined]
+        index_project(server, "am", server.acme, "acme")  # type: ignore[attr-defined]
         yield server
 
 
@@ -196,7 +200,45 @@ def test_operator_views(srv: Server, driver: wb.webdriver.Chrome) -> None:
         lambda d: d.find_element(wb.By.ID, "value-request_ms").text.endswith("ms")
     )
     assert driver.find_element(wb.By.ID, "ops-backups").is_displayed()
+    wb.wait(driver).until(lambda d: d.find_elements(wb.By.CSS_SELECTOR, "#runbook-results li"))
+    box = wb.visible(driver, "#runbook-q")
+    box.send_keys("search takes seconds and clients time out\n")
+    first = "#runbook-results li:first-child button.runbook-link[data-article='slow-search']"
+    wb.visible(driver, first).click()
+    article = wb.visible(driver, "#runbook-article[data-article='slow-search']")
+    assert article.find_element(wb.By.TAG_NAME, "h3").text.strip()  # the article's title
+    assert [e.text for e in article.find_elements(wb.By.TAG_NAME, "h4")][:2] == [
+        "Symptoms",
+        "Diagnostic steps",
+    ]
     wb.screenshot(driver, "operations")
+
+
+def test_runbook_markdown_is_rendered_as_text(srv: Server, driver: wb.webdriver.Chrome) -> None:
+    driver.get(srv.base + "/?view=ops")
+    wb.sign_in(driver, "root", PASSWORD)
+    wb.visible(driver, "#runbook-q")
+    hostile = "# T <img src=x onerror=alert(1)>\n- `<script>x()</script>` **<b>b</b>**\n<i>p</i>"
+    made = driver.execute_script(
+        "const m = await import('/ui/runbooks.js');"
+        "const box = document.createElement('div');"
+        "box.append(...m.renderMarkdown(arguments[0]));"
+        "return [box.innerHTML, box.textContent,"
+        " box.querySelectorAll('img, script, b, i').length];",
+        hostile,
+    )
+    html, text, injected = made
+    assert injected == 0 and "<img" not in html and "&lt;img" in html
+    assert "<script>x()</script>" in text and "<i>p</i>" in text
+
+
+def test_non_admins_have_no_runbooks(srv: Server, driver: wb.webdriver.Chrome) -> None:
+    driver.get(srv.base + "/?view=ops")
+    wb.sign_in(driver, "am", PASSWORD)
+    wb.visible(driver, "#ops")
+    assert not driver.find_element(wb.By.ID, "ops-runbooks").is_displayed()
+    r = srv.client.get("/api/v1/runbooks?q=memory", headers=srv.auth("am"))
+    assert r.status_code == 403
 
 
 def test_every_control_is_labelled_and_reachable(srv: Server, driver: wb.webdriver.Chrome) -> None:
@@ -211,3 +253,91 @@ def test_every_control_is_labelled_and_reachable(srv: Server, driver: wb.webdriv
     body = driver.find_element(wb.By.TAG_NAME, "body")
     body.send_keys("/")
     assert driver.switch_to.active_element.get_attribute("id") == "q"
+
+
+def _open_long(driver: wb.webdriver.Chrome, srv: Server, hash_: str) -> str:
+    driver.get(srv.base + "/?view=file&project=acme&path=long.py" + hash_)
+    wb.sign_in(driver, "alice", PASSWORD)
+    wb.wait(driver).until(
+        lambda d: d.find_element(wb.By.TAG_NAME, "body").get_attribute("data-file-all-ms")
+    )
+    return driver.find_element(wb.By.ID, "file-meta").text
+
+
+def _in_view(driver: wb.webdriver.Chrome, line: int) -> bool:
+    return bool(
+        driver.execute_script(
+            "const r = document.getElementById(arguments[0]).getBoundingClientRect();"
+            "return r.top >= 0 && r.bottom <= window.innerHeight;",
+            f"L{line}",
+        )
+    )
+
+
+def test_a_far_line_link_paints_its_window_and_marks_the_line(
+    srv: Server, driver: wb.webdriver.Chrome
+) -> None:
+    meta = _open_long(driver, srv, "#L450")
+    assert meta.endswith(f"{LONG_LINES} lines")
+    marked = driver.find_elements(wb.By.CSS_SELECTOR, ".fline.hl")
+    assert [m.get_attribute("id") for m in marked] == ["L450"]
+    assert "x + 224" in marked[0].text and marked[0].find_elements(wb.By.CSS_SELECTOR, ".tok-k")
+    assert _in_view(driver, 450)  # painted first and kept in view while the rest loads
+    assert len(driver.find_elements(wb.By.CSS_SELECTOR, ".fline")) == LONG_LINES
+
+
+def test_a_line_link_past_the_end_opens_the_file_at_its_end(
+    srv: Server, driver: wb.webdriver.Chrome
+) -> None:
+    meta = _open_long(driver, srv, "#L9999")
+    assert meta.endswith(f"line 9999 is past the end ({LONG_LINES} lines)")
+    assert "error" not in (driver.find_element(wb.By.ID, "file-meta").get_attribute("class") or "")
+    assert _in_view(driver, LONG_LINES)
+    assert len(driver.find_elements(wb.By.CSS_SELECTOR, ".fline")) == LONG_LINES
+    assert not driver.find_elements(wb.By.CSS_SELECTOR, ".fline.hl")
+
+
+def test_the_pages_pass_the_accessibility_check(srv: Server, driver: wb.webdriver.Chrome) -> None:
+    """axe-core on each main view as a user sees it: labels, contrast and focus order."""
+    driver.set_script_timeout(60)
+    found: dict[str, list[str]] = {}
+    driver.get(srv.base + "/?view=ops")
+    wb.visible(driver, "#username")
+    found["sign-in"] = wb.accessibility(driver)
+    wb.sign_in(driver, "root", PASSWORD)
+    wb.visible(driver, "#health-table tbody tr")
+    wb.wait(driver).until(lambda d: d.find_elements(wb.By.CSS_SELECTOR, "#runbook-results li"))
+    wb.visible(driver, "#runbook-results button.runbook-link").click()
+    wb.visible(driver, "#runbook-article h3")
+    found["operations"] = wb.accessibility(driver)
+    driver.get(srv.base + "/?q=" + quote("upload a file and retry"))
+    wb.sign_in(driver, "root", PASSWORD)
+    wb.wait(driver).until(
+        lambda d: d.find_element(wb.By.TAG_NAME, "body").get_attribute("data-searched")
+    )
+    found["search"] = wb.accessibility(driver)
+    driver.get(srv.base + "/?view=file&project=acme&path=upload.py#L2-L3")
+    wb.sign_in(driver, "root", PASSWORD)
+    wb.visible(driver, "#file-lines .fline.hl")
+    found["file"] = wb.accessibility(driver)
+    driver.get(srv.base + "/?view=projects")
+    wb.sign_in(driver, "root", PASSWORD)
+    wb.visible(driver, "#project-table tbody tr")
+    found["projects"] = wb.accessibility(driver)
+    assert {view: lines for view, lines in found.items() if lines} == {}
+
+
+def test_script_errors_and_csp_violations_are_caught(srv: Server) -> None:
+    """The check every browser test ends with does see an error and a refused script."""
+    with wb.browser() as d:
+        d.get(srv.base + "/")
+        wb.visible(d, "#username")
+        d.execute_script("setTimeout(() => { throw new Error('boom in the page'); }, 0);")
+        d.execute_script(
+            "const s = document.createElement('script'); s.textContent = 'window.x = 1';"
+            "document.body.append(s);"
+        )
+        time.sleep(0.5)
+        found = wb.problems(d)
+    assert any("boom in the page" in line for line in found), found
+    assert any("Content Security Policy" in line for line in found), found

@@ -23,6 +23,19 @@ CHROMEDRIVER = shutil.which("chromedriver") or ""
 ARTIFACTS = Path(
     os.environ.get("CODEWEAVER_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts")
 )
+# axe-core, installed by ``make install`` from npm (never fetched while the tests run)
+AXE = Path(
+    os.environ.get(
+        "CODEWEAVER_AXE",
+        Path(__file__).resolve().parents[1] / ".venv/axe/node_modules/axe-core/axe.min.js",
+    )
+)
+# WCAG 2.1 A and AA (labels, names, contrast, …) and the focus order rules
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+    "rules": {"tabindex": {"enabled": True}, "focus-order-semantics": {"enabled": True}},
+    "resultTypes": ["violations"],
+}
 FLAGS = (
     "--headless=new",
     "--no-sandbox",
@@ -96,3 +109,19 @@ def screenshot(driver: webdriver.Chrome, name: str) -> Path:
     path = ARTIFACTS / f"web-{name}.png"
     driver.save_screenshot(str(path))
     return path
+
+
+def accessibility(driver: webdriver.Chrome) -> list[str]:
+    """axe-core's violations on the page as shown now, one line per rule and element."""
+    if not AXE.is_file():
+        raise AssertionError(f"axe-core is missing at {AXE}: run `make install`")
+    if not driver.execute_script("return !!window.axe"):
+        driver.execute_script(AXE.read_text(encoding="utf-8"))
+    found = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, arguments[0]).then(r => done(r.violations.map(v =>"
+        " v.nodes.map(n => v.id + ': ' + n.target.join(' ') + ' -- ' + n.failureSummary)"
+        ").flat()), e => done(['axe failed: ' + e]));",
+        AXE_OPTIONS,
+    )
+    return [str(line).replace("\n", " ") for line in found]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the servers the integration tests start on loopback ports, and the headless
-# browser the web page tests drive (Debian packages).
+# browser the web page tests drive and npm, which installs their accessibility checker
+# (Debian packages).
 # Idempotent: does nothing when every binary is already on PATH.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ declare -A NEEDED=(
   [/usr/lib/postgresql/15/bin/initdb]=postgresql
   [chromium]=chromium
   [chromedriver]=chromium-driver
+  [npm]=npm
 )
 
 missing=()

@@ -75,6 +75,13 @@ def _auth_store_health(auth: AuthService) -> tuple[Status, str]:
     return "healthy", f"{auth.store.db.dialect} identity store, schema v{version}"
 
 
+async def _close_kb(app: FastAPI) -> None:
+    """Close the runbook index (opened on first use) before the engine whose embedder it shares."""
+    if app.state.kb is not None:
+        await asyncio.to_thread(app.state.kb.close)
+        app.state.kb = None
+
+
 async def _start_engine(settings: Settings, metrics: Metrics | None) -> Engine:
     """Build the engine, load the model (so /health/ready means "ready") and start
     warming the caches in the background when configured."""
@@ -147,6 +154,7 @@ def create_app(
             app.state.engine = None
             if not await asyncio.to_thread(jobs.stop, JOB_JOIN_TIMEOUT):
                 log.warning("index jobs still running at shutdown; they resume next run")
+            await _close_kb(app)
             if owned:
                 await asyncio.to_thread(eng.close)
             if app.state.auth is not None:
@@ -169,6 +177,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.engine = None
     app.state.jobs = None
+    app.state.kb = None
     app.state.auth = None
     app.state.auth_mode = mode
     app.state.audit = build_audit(settings)

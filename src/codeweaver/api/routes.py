@@ -15,6 +15,7 @@ from codeweaver.api import auth_handlers as ah
 from codeweaver.api import backups as b
 from codeweaver.api import handlers as h
 from codeweaver.api import observability as obs
+from codeweaver.api import runbooks as rb
 from codeweaver.api import web
 from codeweaver.auth.rbac import (
     AUTHENTICATED,
@@ -29,6 +30,7 @@ from codeweaver.auth.rbac import (
     INDEX_WRITE,
     METRICS_READ,
     PUBLIC,
+    RUNBOOK_READ,
     SEARCH_READ,
 )
 
@@ -212,5 +214,19 @@ ROUTES: tuple[Route, ...] = (
         b.verify_backup,
         "Download a backup and check every checksum.",
         permission=BACKUP_READ,
+    ),
+    Route(
+        "GET",
+        "/api/v1/runbooks",
+        rb.list_runbooks,
+        "Search the runbook articles (q); without q, list them.",
+        permission=RUNBOOK_READ,
+    ),
+    Route(
+        "GET",
+        "/api/v1/runbooks/{slug}",
+        rb.read_runbook,
+        "One runbook article's Markdown, by its name.",
+        permission=RUNBOOK_READ,
     ),
 )

@@ -26,6 +26,7 @@ __all__ = [
     "INDEX_WRITE",
     "METRICS_READ",
     "PUBLIC",
+    "RUNBOOK_READ",
     "SEARCH_READ",
     "Roles",
     "grants",
@@ -47,6 +48,7 @@ CACHE_READ = "codeweaver:cache:read"  # holds every tenant's popular queries: ad
 DEBUG_READ = "codeweaver:debug:read"
 BACKUP_READ = "codeweaver:backup:read"
 BACKUP_WRITE = "codeweaver:backup:write"
+RUNBOOK_READ = "codeweaver:runbook:read"  # the operators' runbook articles: admins only
 
 _PART = r"(?:\*|[a-z][a-z0-9_-]{0,31})"
 _PATTERN = re.compile(rf"^codeweaver:{_PART}:{_PART}$")

@@ -61,23 +61,13 @@ def triage_cmd(
 
 def kb_search(settings: Settings, query: str, limit: int = 5) -> list[KbHit]:
     """Search the articles with the hybrid engine over a dedicated, incrementally kept index."""
-    from codeweaver.container import build_engine
-    from codeweaver.search.service import SearchRequest
-    from codeweaver.support.runbooks import KB_PROJECT, kb_dir, rank_articles
+    from codeweaver.api.runbooks import KbSearch
 
-    kb_settings = settings.model_copy(
-        update={
-            "home": settings.home / "kb",
-            "index": settings.index.model_copy(update={"use_git": False, "exclude": []}),
-        }
-    )
-    engine = build_engine(kb_settings)
+    kb = KbSearch(settings)
     try:
-        engine.index(kb_dir(), KB_PROJECT)
-        result = engine.search(SearchRequest(query, limit=50), KB_PROJECT)
+        return kb.search(query, limit)
     finally:
-        engine.close()
-    return rank_articles(result.hits, limit)
+        kb.close()
 
 
 @support_app.command("kb")

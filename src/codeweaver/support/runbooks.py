@@ -73,11 +73,12 @@ def articles() -> list[Article]:
 
 
 def article(article_id: str) -> Article:
-    path = kb_dir() / f"{article_id}.md"
-    if "/" in article_id or not path.is_file():
-        known = ", ".join(a.id for a in articles())
-        raise NotFoundError(f"no knowledge-base article {article_id!r} (known: {known})")
-    return _load(path)
+    """The article named ``article_id``: a name from the shipped list, never a path."""
+    known = {p.stem: p for p in sorted(kb_dir().glob("*.md"))}
+    if article_id not in known:
+        names = ", ".join(known)
+        raise NotFoundError(f"no knowledge-base article {article_id!r} (known: {names})")
+    return _load(known[article_id])
 
 
 def rank_articles(hits: Iterable[Hit], limit: int = 5) -> list[KbHit]:

@@ -35,6 +35,7 @@ ASSETS = (
     "file.js",
     "ops.js",
     "projects.js",
+    "runbooks.js",
     "search.js",
     "style.css",
     "icon.svg",

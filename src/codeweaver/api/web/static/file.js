@@ -53,7 +53,17 @@ export async function openFile(params) {
   const started = performance.now();
   try {
     const range = parseRange(location.hash);
-    const from = Math.max(1, (range ? range.start : 1) - FIRST / 2);
+    let from = Math.max(1, (range ? range.start : 1) - FIRST / 2);
+    let past = "";
+    if (from > 1) {
+      // A link far into the file may point past its end (the file changed): ask its length first.
+      const q = new URLSearchParams({ path, start_line: "1", end_line: "1" });
+      const total = (await api("/api/v1/projects/" + encodeURIComponent(project) + "/files?" + q.toString())).total_lines;
+      if (range.start > total) {
+        from = Math.max(1, total - FIRST + 1);
+        past = " · line " + range.start + " is past the end (" + total + " lines)";
+      }
+    }
     const first = await read(project, path, from, from + FIRST - 1);
     const before = document.createElement("div");
     const middle = document.createElement("div");
@@ -61,10 +71,11 @@ export async function openFile(params) {
     middle.innerHTML = rows(first); // Pygments-escaped lines, numbers and ids we made
     box.replaceChildren(before, middle, after);
     const ms = performance.now() - started;
-    show("file-meta", project + " · " + first.language + " · " + first.total_lines + " lines");
+    show("file-meta", project + " · " + first.language + " · " + first.total_lines + " lines" + past);
     document.body.dataset.fileMs = ms.toFixed(1);
     document.getElementById("structural-language").value = first.language;
     markRange(location.hash);
+    if (past) middle.lastElementChild?.scrollIntoView({ block: "end" });
     // The rest in the background, in file order, without moving the line in view.
     const shown = first.start_line + first.lines_html.length - 1;
     const earlier = [];

@@ -2,6 +2,7 @@
 // and backups. Each part is shown only to a role that may read it.
 import { api } from "./api.js";
 import { h, show } from "./dom.js";
+import { showRunbooks } from "./runbooks.js";
 
 const POINTS = 60;
 const series = { request_ms: [], search_ms: [], error_rate: [], cache_hit: [] };
@@ -121,6 +122,7 @@ export async function showOps(me) {
     ["ops-health", "codeweaver:health:read", health],
     ["ops-metrics", "codeweaver:metrics:read", sample],
     ["ops-backups", "codeweaver:backup:read", backups],
+    ["ops-runbooks", "codeweaver:runbook:read", showRunbooks],
   ];
   for (const [id, permission, load] of parts) {
     const allowed = me.can(permission);
