@@ -89,8 +89,19 @@ def register(app: typer.Typer) -> None:
         timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds.")] = 10.0,
         json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
         config: ConfigOpt = None,
+        kubernetes: Annotated[
+            bool, typer.Option("--kubernetes", help="Check the deployment in a cluster.")
+        ] = False,
+        namespace: Annotated[
+            str | None, typer.Option("--namespace", help="Namespace (default: codeweaver).")
+        ] = None,
+        kubeconfig: Annotated[
+            Path | None,
+            typer.Option("--kubeconfig", help="Kubeconfig (default: $KUBECONFIG, in-cluster)."),
+        ] = None,
     ) -> None:
-        """Check health, auth, store, latency, errors, cache, memory, TLS, disk, freshness.
+        """Check health, auth, store, latency, errors, cache, memory, TLS, disk, freshness;
+        with --kubernetes, the namespace, pods, services, restarts, pod memory, images.
 
         Exit code: 0 all passed, 1 something failed, 3 warnings only.
         """
@@ -100,7 +111,15 @@ def register(app: typer.Typer) -> None:
 
         settings = settings_from(config)
         limits = settings.operations
-        if url:
+        if (namespace or kubeconfig) and not kubernetes:
+            raise InputError("--namespace and --kubeconfig need --kubernetes")
+        if kubernetes:
+            from codeweaver.cli.kube import DEFAULT_NAMESPACE, doctor_checks
+
+            if url or prometheus_url or token:
+                raise InputError("--kubernetes checks a cluster; run --url checks separately")
+            checks = doctor_checks(namespace or DEFAULT_NAMESPACE, kubeconfig, timeout, limits)
+        elif url:
             target = RemoteTarget(
                 validate_url(url),
                 token=token,

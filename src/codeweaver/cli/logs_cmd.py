@@ -101,23 +101,65 @@ def _show(data: dict[str, Any]) -> None:
 @logs_app.command("analyze")
 @guarded
 def analyze_cmd(
-    source: Annotated[str, typer.Argument(metavar="PATH|-", help="Log file (.gz ok) or '-'.")],
+    source: Annotated[
+        str | None, typer.Argument(metavar="PATH|-", help="Log file (.gz ok) or '-'.")
+    ] = None,
     since: Annotated[
-        str | None, typer.Option("--since", help="Only lines newer than this, e.g. 1h.")
+        str | None,
+        typer.Option("--since", help="Only lines newer than this, e.g. 1h (--kubernetes: 1h)."),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOpt = None,
+    kubernetes: Annotated[
+        bool, typer.Option("--kubernetes", help="Collect the CodeWeaver pods' logs first.")
+    ] = False,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", help="Namespace (default: codeweaver).")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Folder for the collected logs (default: a new one)."),
+    ] = None,
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option("--kubeconfig", help="Kubeconfig (default: $KUBECONFIG, in-cluster)."),
+    ] = None,
 ) -> None:
-    """Count errors by type, slow requests and searches, auth failures, store errors."""
+    """Count errors by type, slow requests and searches, auth failures, store errors.
+
+    With --kubernetes, every CodeWeaver pod's logs of the time range are collected into
+    --output first and analyzed together.
+    """
     from codeweaver.diagnostics.logscan import analyze
 
     settings = settings_from(config)
-    cutoff = parse_since(since) if since else None
-    stats = analyze(_lines(source), settings.operations, cutoff)
+    where: dict[str, Any] | None = None
+    if kubernetes:
+        from codeweaver.cli.kube import DEFAULT_NAMESPACE, collect_and_analyze
+
+        if source is not None:
+            raise InputError("--kubernetes collects the logs itself: give no PATH")
+        stats, where = collect_and_analyze(
+            namespace or DEFAULT_NAMESPACE,
+            kubeconfig,
+            parse_since(since or "1h"),
+            output,
+            10.0,
+            settings.operations,
+        )
+    elif source is None:
+        raise InputError("give a log file, '-' for stdin, or --kubernetes")
+    elif namespace or output or kubeconfig:
+        raise InputError("--namespace, --output and --kubeconfig need --kubernetes")
+    else:
+        cutoff = parse_since(since) if since else None
+        stats = analyze(_lines(source), settings.operations, cutoff)
     data = stats.as_dict(settings.operations)
     if json_out:
-        render.print_json(data)
+        render.print_json(data | ({"kubernetes": where} if where else {}))
     else:
+        if where:
+            render.info(f"collected {len(where['collected'])} logs into {where['output']}")
         _show(data)
 
 
