@@ -71,3 +71,120 @@ def test_bad_value_is_one_line_cli_error(tmp_path):
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "qdrant.vacuum_min_vector_number" in lines[0]
+
+
+def _collection(optimizers, wal, on_disk):
+    return {
+        "status": "green",
+        "optimizer_status": "ok",
+        "segments_count": 2,
+        "config": {
+            "params": {
+                "vectors": {"dense": {"size": 8, "distance": "Cosine", "on_disk": on_disk}},
+                "sparse_vectors": {"sparse": {"index": {"on_disk": on_disk}, "modifier": "idf"}},
+                "shard_number": 1,
+                "replication_factor": 1,
+                "write_consistency_factor": 1,
+                "on_disk_payload": on_disk,
+            },
+            "hnsw_config": {
+                "m": 16,
+                "ef_construct": 100,
+                "full_scan_threshold": 10000,
+                "on_disk": on_disk,
+            },
+            "optimizer_config": optimizers,
+            "wal_config": wal,
+        },
+        "payload_schema": {
+            k: {"data_type": "keyword", "points": 0}
+            for k in ("path", "language", "kind", "symbol_keys")
+        },
+    }
+
+
+DEFAULT_OPT = {
+    "deleted_threshold": 0.2,
+    "vacuum_min_vector_number": 1000,
+    "default_segment_number": 0,
+    "flush_interval_sec": 5,
+}
+DEFAULT_WAL = {"wal_capacity_mb": 32, "wal_segments_ahead": 0}
+
+
+def test_server_create_and_update_bodies():
+    """An in-process stand-in for Qdrant's REST API (no Qdrant server runs here): it
+    records the exact create and update request bodies."""
+    import httpx
+    from qdrant_client import QdrantClient
+
+    from codeweaver.adapters.server_store import QdrantServerStore
+
+    seen: list[tuple[str, str, dict]] = []
+    state = {"exists": False, "info": None}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else {}
+        seen.append((request.method, request.url.path, body))
+        path = request.url.path
+        if path.endswith("/exists"):
+            return httpx.Response(200, json={"result": {"exists": state["exists"]}, "status": "ok"})
+        if path == "/aliases":
+            return httpx.Response(200, json={"result": {"aliases": []}, "status": "ok"})
+        if request.method == "PUT" and path == "/collections/cw":
+            state["exists"] = True
+            state["info"] = _collection(
+                {**DEFAULT_OPT, **body["optimizers_config"]},
+                {**DEFAULT_WAL, **body["wal_config"]},
+                True,
+            )
+        if request.method == "GET" and path == "/collections/cw":
+            return httpx.Response(200, json={"result": state["info"], "status": "ok"})
+        return httpx.Response(200, json={"result": True, "status": "ok"})
+
+    client = QdrantClient(
+        url="http://qdrant.test:6333",
+        transport=httpx.MockTransport(handler),
+        check_compatibility=False,
+    )
+    tuning = StoreTuning(
+        deleted_threshold=0.1,
+        vacuum_min_vector_number=500,
+        memmap_threshold_kb=20000,
+        wal_capacity_mb=64,
+        on_disk=True,
+    )
+    store = QdrantServerStore(client, "cw", tuning=tuning)
+    store.ensure(8)
+    create = next(b for m, p, b in seen if m == "PUT" and p == "/collections/cw")
+    assert create["optimizers_config"] == {
+        "deleted_threshold": 0.1,
+        "vacuum_min_vector_number": 500,
+        "memmap_threshold": 20000,
+    }
+    assert create["wal_config"] == {"wal_capacity_mb": 64}
+    assert create["on_disk_payload"] is True and create["hnsw_config"]["on_disk"] is True
+    assert not [1 for m, _, _ in seen if m == "PATCH"]  # created as configured
+    # an existing collection made without them: one PATCH with what differs
+    state["info"] = _collection(DEFAULT_OPT, DEFAULT_WAL, False)
+    seen.clear()
+    again = QdrantServerStore(client, "cw", tuning=tuning)
+    again.ensure(8)
+    patch = [b for m, p, b in seen if m == "PATCH" and p == "/collections/cw"]
+    assert patch == [
+        {
+            "optimizers_config": {
+                "deleted_threshold": 0.1,
+                "vacuum_min_vector_number": 500,
+                "memmap_threshold": 20000,
+            },
+            "params": {"on_disk_payload": True},
+            "vectors": {"dense": {"on_disk": True}},
+            "hnsw_config": {"on_disk": True},
+            "sparse_vectors": {"sparse": {"index": {"on_disk": True}, "modifier": "idf"}},
+        }
+    ]
+    view = again.storage_config()
+    assert view["collection"] == "cw" and "wal_capacity_mb" in view["not_applied"]
+    again.close()
+    store.close()
