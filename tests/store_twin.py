@@ -73,6 +73,10 @@ class MemoryStore:
         self._check_open()
         self.flushed += 1
 
+    def storage_config(self) -> dict[str, Any]:
+        self._check_open()
+        return {"backend": "memory", "points": len(self.state.points)}
+
     def close(self) -> None:
         self.closed = True
 

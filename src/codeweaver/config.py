@@ -190,6 +190,32 @@ class QdrantSettings(_Section):
     int8_quantization: bool = Field(False, description="Scalar int8 quantization (server).")
     shard_number: int = Field(1, ge=1, description="Shards per collection (server).")
     replication_factor: int = Field(1, ge=1, description="Replicas per shard (server).")
+    deleted_threshold: float | None = Field(
+        None, ge=0, le=1, description="Optimizer: deleted share of a segment that vacuums it."
+    )
+    vacuum_min_vector_number: int | None = Field(
+        None, ge=100, description="Optimizer: smallest segment (vectors) that is vacuumed."
+    )
+    default_segment_number: int | None = Field(
+        None, ge=0, le=1024, description="Optimizer: segments to keep (0: by CPU count)."
+    )
+    max_segment_size_kb: int | None = Field(
+        None, ge=1, description="Optimizer: largest segment it builds, in kilobytes."
+    )
+    memmap_threshold_kb: int | None = Field(
+        None, ge=0, description="Optimizer: segments above this many kB memory-mapped (server)."
+    )
+    wal_capacity_mb: int | None = Field(
+        None, ge=1, le=65_536, description="WAL segment size in MB (server, new collections)."
+    )
+    wal_segments_ahead: int | None = Field(
+        None, ge=0, le=1024, description="WAL segments created ahead (server, new collections)."
+    )
+    on_disk: bool | None = Field(
+        None,
+        description="Vectors, sparse index, HNSW graph and payload on disk (true) or in RAM "
+        "(false); unset: the store's default.",
+    )
 
 
 class SearchSettings(_Section):

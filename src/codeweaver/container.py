@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from qdrant_client import QdrantClient
 
     from codeweaver.adapters.server_backup import ServerCollections, StoreMaker
+    from codeweaver.adapters.store_tuning import StoreTuning
 
 __all__ = [
     "build_backup_service",
@@ -47,6 +48,7 @@ __all__ = [
     "instrument_store_factory",
     "root_policy",
     "secret_locations",
+    "store_tuning",
 ]
 
 _MB = 1024 * 1024
@@ -83,11 +85,29 @@ def build_qdrant_client(settings: Settings) -> QdrantClient:
     return connect(q.url, api_key=q.api_key, timeout=q.timeout, pool_size=q.pool_size)
 
 
+def store_tuning(settings: Settings) -> StoreTuning:
+    """The optimizer, WAL and on-disk parameters stores are created and opened with."""
+    from codeweaver.adapters.store_tuning import StoreTuning
+
+    q = settings.qdrant
+    return StoreTuning(
+        deleted_threshold=q.deleted_threshold,
+        vacuum_min_vector_number=q.vacuum_min_vector_number,
+        default_segment_number=q.default_segment_number,
+        max_segment_size_kb=q.max_segment_size_kb,
+        memmap_threshold_kb=q.memmap_threshold_kb,
+        wal_capacity_mb=q.wal_capacity_mb,
+        wal_segments_ahead=q.wal_segments_ahead,
+        on_disk=q.on_disk,
+    )
+
+
 def server_store_maker(settings: Settings, client: QdrantClient) -> StoreMaker:
     """Stores on ``client`` for any collection name, made with the configured parameters."""
     from codeweaver.adapters.server_store import QdrantServerStore
 
     q = settings.qdrant
+    tuning = store_tuning(settings)
 
     def make(collection: str) -> QdrantServerStore:
         return QdrantServerStore(
@@ -98,6 +118,7 @@ def server_store_maker(settings: Settings, client: QdrantClient) -> StoreMaker:
             int8_quantization=q.int8_quantization,
             shard_number=q.shard_number,
             replication_factor=q.replication_factor,
+            tuning=tuning,
         )
 
     return make
@@ -118,8 +139,15 @@ def build_store_factory(
 
     from codeweaver.adapters.edge_store import EdgeStore
 
+    tuning = store_tuning(settings)
+
     def embedded(project: Project) -> VectorStore:
-        return EdgeStore(project.shard_path, hnsw_m=q.hnsw_m, hnsw_ef_construct=q.hnsw_ef_construct)
+        return EdgeStore(
+            project.shard_path,
+            hnsw_m=q.hnsw_m,
+            hnsw_ef_construct=q.hnsw_ef_construct,
+            tuning=tuning,
+        )
 
     return embedded
 

@@ -471,6 +471,7 @@ class Engine:
             "state": meta.get("run_state", "never indexed"),
             "model": meta.get("model_id"),
             "dim": meta.get("dim"),
+            "storage": handle.store.storage_config(),
         }
 
     @contextmanager

@@ -263,6 +263,11 @@ class VectorStore(Protocol):
 
     def flush(self) -> None: ...
 
+    def storage_config(self) -> dict[str, Any]:
+        """The store's effective storage parameters, as JSON (``backend`` first; the
+        adapters document the rest)."""
+        ...
+
     def close(self) -> None: ...
 
     def drop(self) -> None:

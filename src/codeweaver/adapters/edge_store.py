@@ -46,6 +46,8 @@ from typing import Any
 
 import qdrant_edge as qe
 
+from codeweaver.adapters import edge_tuning
+from codeweaver.adapters.store_tuning import StoreTuning
 from codeweaver.adapters.vectors import as_floats
 from codeweaver.errors import StoreError
 from codeweaver.types import Hit, SearchFilters, SparseVec, StoredPoint, StoreQuery
@@ -83,7 +85,8 @@ class EdgeStore:
     ``full_scan_threshold_kb`` (segments smaller than this are scanned exactly) shape the
     shard and only take effect when ``ensure`` creates it. ``hnsw_ef`` (``None``: the
     shard's default) and ``oversampling`` (int8 candidates re-scored with the original
-    vectors) apply to every dense search.
+    vectors) apply to every dense search. ``tuning`` (optimizer and on-disk parameters,
+    ``edge_tuning``) shapes a new shard and is applied to an existing one when it opens.
     """
 
     def __init__(
@@ -98,8 +101,10 @@ class EdgeStore:
         full_scan_threshold_kb: int = 10_000,
         max_search_threads: int | None = None,
         upsert_batch: int = 256,
+        tuning: StoreTuning | None = None,
     ) -> None:
         self._path = Path(path)
+        self._tuning = tuning or StoreTuning()
         self._hnsw = (hnsw_m, hnsw_ef_construct, full_scan_threshold_kb)
         self._int8 = int8_quantization
         rescore = (
@@ -119,7 +124,9 @@ class EdgeStore:
         self._closed = False
         if self._path.is_dir() and any(self._path.iterdir()):
             with self._errors("open the index"):
-                self._shard = qe.EdgeShard.load(str(self._path))
+                stored = edge_tuning.stored_config(self._path)
+                config = edge_tuning.load_config(self._tuning, stored)
+                self._shard = qe.EdgeShard.load(str(self._path), config)
 
     @property
     def path(self) -> Path:
@@ -259,6 +266,16 @@ class EdgeStore:
             )
         return out
 
+    def storage_config(self) -> dict[str, Any]:
+        """The shard's effective optimizer and on-disk parameters (``edge_tuning``)."""
+        with self._lock:
+            shard = self._open_shard()
+            with self._errors("read the index configuration"):
+                segments = int(shard.info().segments_count) if shard is not None else 0
+                stored = edge_tuning.stored_config(self._path)
+        view = edge_tuning.effective(self._tuning, stored, segments)
+        return {**view, "path": str(self._path)}
+
     def paths(self) -> set[str]:
         with self._lock:
             shard = self._open_shard()
@@ -275,12 +292,19 @@ class EdgeStore:
 
     def _config(self, dim: int) -> qe.EdgeConfig:
         m, ef_construct, full_scan = self._hnsw
+        on_disk = self._tuning.on_disk
         return qe.EdgeConfig(
-            vectors={DENSE: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
-            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            vectors={
+                DENSE: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine, on_disk=on_disk)
+            },
+            sparse_vectors={
+                SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf, on_disk=on_disk)
+            },
             hnsw_config=qe.HnswIndexConfig(
-                m=m, ef_construct=ef_construct, full_scan_threshold=full_scan
+                m=m, ef_construct=ef_construct, full_scan_threshold=full_scan, on_disk=on_disk
             ),
+            on_disk_payload=on_disk,
+            optimizers=edge_tuning.optimizers(self._tuning),
             quantization_config=(
                 qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99)
                 if self._int8

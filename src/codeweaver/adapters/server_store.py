@@ -35,6 +35,8 @@ import httpx
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ApiException
 
+from codeweaver.adapters import server_tuning
+from codeweaver.adapters.store_tuning import StoreTuning
 from codeweaver.adapters.vectors import as_floats
 from codeweaver.errors import StoreError
 from codeweaver.types import Hit, SearchFilters, SparseVec, StoredPoint, StoreQuery
@@ -117,7 +119,12 @@ def build_filter(filters: SearchFilters) -> models.Filter | None:
 
 
 class QdrantServerStore:
-    """One project's chunks in the collection ``collection`` of a Qdrant server."""
+    """One project's chunks in the collection ``collection`` of a Qdrant server.
+
+    ``tuning`` (optimizer, WAL and on-disk parameters, ``server_tuning``) shapes a new
+    collection and is applied to an existing one by ``ensure``; ``on_disk`` alone is the
+    same as ``tuning=StoreTuning(on_disk=...)``. Unset, collections are created in RAM.
+    """
 
     def __init__(
         self,
@@ -130,16 +137,18 @@ class QdrantServerStore:
         int8_quantization: bool = False,
         shard_number: int = 1,
         replication_factor: int = 1,
-        on_disk: bool = False,
+        on_disk: bool | None = None,
         owns_client: bool = False,
         upsert_batch: int = 256,
+        tuning: StoreTuning | None = None,
     ) -> None:
         self._client = client
         self._name = collection
         self._hnsw = models.HnswConfigDiff(m=hnsw_m, ef_construct=hnsw_ef_construct)
         self._int8 = int8_quantization
         self._shards = (shard_number, replication_factor)
-        self._on_disk = on_disk
+        self._tuning = tuning if tuning is not None else StoreTuning(on_disk=on_disk)
+        self._on_disk = bool(self._tuning.on_disk)
         self._owns_client = owns_client
         self._upsert_batch = max(1, upsert_batch)
         options = client.init_options
@@ -195,11 +204,22 @@ class QdrantServerStore:
                 self._exists = True
             if self._local:
                 return
+            self._tune(info)
             for name in INDEXED_FIELDS:
                 if name not in info.payload_schema:
                     self._client.create_payload_index(
                         self._name, name, models.PayloadSchemaType.KEYWORD, wait=True
                     )
+
+    def storage_config(self) -> dict[str, Any]:
+        """The collection's effective optimizer, WAL and on-disk parameters as the server
+        reports them (``server_tuning``)."""
+        with self._errors("read the configuration of the collection"):
+            if not self._collection_exists():
+                return {"backend": "server", "collection": self._name, "exists": False}
+            info = self._client.get_collection(self._name)
+        view = server_tuning.effective(self._tuning, info, DENSE, SPARSE)
+        return {**view, "collection": self._name}
 
     def optimize(self) -> None:
         self._check_open()
@@ -304,12 +324,21 @@ class QdrantServerStore:
                     index=models.SparseIndexParams(on_disk=self._on_disk),
                 )
             },
-            hnsw_config=self._hnsw,
+            hnsw_config=self._hnsw.model_copy(update={"on_disk": self._tuning.on_disk}),
             quantization_config=quantization,
             shard_number=shard_number,
             replication_factor=replication_factor,
             on_disk_payload=self._on_disk,
+            **server_tuning.create_args(self._tuning),
         )
+
+    def _tune(self, info: models.CollectionInfo) -> None:
+        """Bring an existing collection to the configured parameters (one request with
+        what differs; nothing when nothing does)."""
+        changes = server_tuning.update_args(self._tuning, info, DENSE, SPARSE)
+        if changes:
+            target = alias_target(self._client, self._name) or self._name
+            self._client.update_collection(target, **changes)
 
     def _check_dim(self, info: models.CollectionInfo, dim: int) -> None:
         vectors = info.config.params.vectors

@@ -154,9 +154,46 @@ def status(info_: dict[str, Any]) -> None:
     table.add_row("last run", _when(info_.get("last_run_at")))
     table.add_row("commit", escape(str(info_.get("commit") or "-")))
     table.add_row("failures", str(len(info_["failures"])))
+    for key, value in _storage_rows(info_.get("storage") or {}):
+        table.add_row(key, escape(value))
     _console("out").print(table)
     for item in info_["failures"]:
         _console("out").print(f"  [yellow]{escape(item['path'])}[/]: {escape(item['reason'])}")
+    for name, reason in (info_.get("storage") or {}).get("not_applied", {}).items():
+        _console("out").print(f"  [yellow]qdrant.{escape(name)} not applied[/]: {escape(reason)}")
+
+
+_TUNING_KEYS = (
+    "segments",
+    "deleted_threshold",
+    "vacuum_min_vector_number",
+    "default_segment_number",
+    "max_segment_size_kb",
+    "memmap_threshold_kb",
+    "wal_capacity_mb",
+    "wal_segments_ahead",
+    "wal_enabled",
+)
+
+
+def _storage_rows(storage: dict[str, Any]) -> list[tuple[str, str]]:
+    """The store's effective parameters as rows; an unset value is the store's choice."""
+    if not storage:
+        return []
+    where = storage.get("collection") or storage.get("path") or "-"
+    rows = [("store", f"{storage.get('backend')} ({where})")]
+    rows += [
+        (k, "auto" if storage[k] is None else str(storage[k])) for k in _TUNING_KEYS if k in storage
+    ]
+    on_disk = storage.get("on_disk")
+    if on_disk:
+        rows.append(
+            (
+                "on_disk",
+                ", ".join(f"{k} {'default' if v is None else v}" for k, v in on_disk.items()),
+            )
+        )
+    return rows
 
 
 def projects(items: list[dict[str, Any]]) -> None:

@@ -126,6 +126,9 @@ class InstrumentedStore:
     def flush(self) -> None:
         self._call("flush", self._inner.flush)
 
+    def storage_config(self) -> dict[str, Any]:
+        return self._inner.storage_config()
+
     def close(self) -> None:
         self._call("close", self._inner.close)
 
