@@ -119,7 +119,12 @@ def build_store_factory(
     from codeweaver.adapters.edge_store import EdgeStore
 
     def embedded(project: Project) -> VectorStore:
-        return EdgeStore(project.shard_path, hnsw_m=q.hnsw_m, hnsw_ef_construct=q.hnsw_ef_construct)
+        return EdgeStore(
+            project.shard_path,
+            hnsw_m=q.hnsw_m,
+            hnsw_ef_construct=q.hnsw_ef_construct,
+            child_optimize_points=q.child_optimize_points,
+        )
 
     return embedded
 
