@@ -188,6 +188,11 @@ class QdrantSettings(_Section):
     hnsw_m: int = Field(16, ge=4, le=128, description="HNSW graph degree.")
     hnsw_ef_construct: int = Field(100, ge=4, description="HNSW build-time beam width.")
     int8_quantization: bool = Field(False, description="Scalar int8 quantization (server).")
+    child_optimize_points: int = Field(
+        20_000,
+        ge=0,
+        description="Embedded: optimize a shard this large in a child process (0: never).",
+    )
     shard_number: int = Field(1, ge=1, description="Shards per collection (server).")
     replication_factor: int = Field(1, ge=1, description="Replicas per shard (server).")
     deleted_threshold: float | None = Field(

@@ -147,6 +147,7 @@ def build_store_factory(
             hnsw_m=q.hnsw_m,
             hnsw_ef_construct=q.hnsw_ef_construct,
             tuning=tuning,
+            child_optimize_points=q.child_optimize_points,
         )
 
     return embedded

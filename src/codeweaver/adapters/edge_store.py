@@ -16,7 +16,8 @@ Behaviour of ``qdrant-edge-py`` 0.9.0 this adapter relies on (each one measured)
   and a long ``optimize()`` (about 3 minutes for 100k x 384 float vectors on 2 cores, 1 to 1.5
   minutes with int8 quantization) or a large update stalls every other Python thread of
   the process. Upserts are therefore sent in batches of ``upsert_batch`` points so a
-  searching thread can run between them. A lock still guards every call, so the store
+  searching thread can run between them, and a shard of ``child_optimize_points`` points
+  or more is optimized out of process (below). A lock still guards every call, so the store
   stays correct should a later binding release the GIL, and so that ``close``/``drop``
   cannot race an operation.
 * **IDF.** Sparse IDF statistics keep counting deleted points (even after ``optimize`` of
@@ -31,13 +32,28 @@ Behaviour of ``qdrant-edge-py`` 0.9.0 this adapter relies on (each one measured)
 * **Filters.** A filter on the query request also restricts its prefetches; it is set on
   both anyway.
 
+**Optimizing out of process.** ``optimize`` of a large shard flushes it, copies its
+folder to ``<shard>-next`` and runs ``optimize()`` on the copy in a child process
+(``edge_optimize``) while this process keeps serving the current shard; then, under the
+lock, the optimized copy is swapped in: ``<shard>`` is renamed to ``<shard>-prev``,
+``<shard>-next`` to ``<shard>`` (directory fsynced), the new shard is opened and the old
+one removed. A write that lands after the copy was taken discards the copy (the served
+shard has the newer data). Opening a store finishes or undoes an interrupted swap: a
+missing ``<shard>`` with a ``<shard>-prev`` gets the previous generation back, and
+leftover ``-next``/``-prev`` folders are removed, so a ``kill -9`` of the child or of
+this process at any point leaves a complete shard; the optimization is redone by the next
+index run. A failed child raises ``StoreError``.
+
 A search before ``ensure`` (no shard on disk yet) returns no hits, as do ``count``
 (0) and ``paths`` (empty); ``upsert`` before ``ensure`` raises ``StoreError``.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -52,7 +68,15 @@ from codeweaver.adapters.vectors import as_floats
 from codeweaver.errors import StoreError
 from codeweaver.types import Hit, SearchFilters, SparseVec, StoredPoint, StoreQuery
 
-__all__ = ["DENSE", "INDEXED_FIELDS", "SPARSE", "EdgeStore", "build_filter"]
+__all__ = [
+    "DENSE",
+    "INDEXED_FIELDS",
+    "SPARSE",
+    "EdgeStore",
+    "build_filter",
+    "generation_paths",
+    "recover_swap",
+]
 
 DENSE = "dense"
 SPARSE = "sparse"
@@ -76,6 +100,34 @@ def build_filter(filters: SearchFilters) -> qe.Filter | None:
     if filters.paths is not None:
         must.append(qe.FieldCondition("path", match=qe.MatchAny(list(filters.paths))))
     return qe.Filter(must=must) if must else None
+
+
+def generation_paths(path: Path) -> tuple[Path, Path]:
+    """The folders of an optimized copy being built and of the generation it replaces."""
+    return path.with_name(path.name + "-next"), path.with_name(path.name + "-prev")
+
+
+def recover_swap(path: Path) -> None:
+    """Finish or undo a swap a crash interrupted, so ``path`` holds a complete shard."""
+    fresh, prev = generation_paths(path)
+    if not path.exists() and prev.is_dir():
+        os.rename(prev, path)  # crashed between the two renames: the previous one serves
+        _fsync_dir(path.parent)
+    _remove(fresh)
+    _remove(prev)
+
+
+def _remove(path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class EdgeStore:
@@ -102,9 +154,12 @@ class EdgeStore:
         max_search_threads: int | None = None,
         upsert_batch: int = 256,
         tuning: StoreTuning | None = None,
+        child_optimize_points: int = 20_000,
     ) -> None:
         self._path = Path(path)
         self._tuning = tuning or StoreTuning()
+        self._child_points = child_optimize_points  # 0: always optimize in this process
+        self._writes = 0  # bumped by every write: a copy taken before one is stale
         self._hnsw = (hnsw_m, hnsw_ef_construct, full_scan_threshold_kb)
         self._int8 = int8_quantization
         rescore = (
@@ -122,6 +177,7 @@ class EdgeStore:
         self._shard: qe.EdgeShard | None = None
         self._dim: int | None = None
         self._closed = False
+        recover_swap(self._path)
         if self._path.is_dir() and any(self._path.iterdir()):
             with self._errors("open the index"):
                 stored = edge_tuning.stored_config(self._path)
@@ -159,9 +215,49 @@ class EdgeStore:
     def optimize(self) -> None:
         with self._lock:
             shard = self._open_shard()
-            if shard is not None:
-                with self._errors("optimize the index"):
-                    shard.optimize()
+            if shard is None:
+                return
+            big = 0 < self._child_points <= self.count()
+        if big:
+            self._optimize_in_child()
+            return
+        with self._lock:
+            shard = self._require_shard()
+            with self._errors("optimize the index"):
+                shard.optimize()
+
+    def _optimize_in_child(self) -> None:
+        """Optimize a copy in a child process, then swap it in (see the module doc)."""
+        fresh, prev = generation_paths(self._path)
+        with self._lock:
+            shard = self._require_shard()
+            with self._errors("flush the index"):
+                shard.flush()
+            writes = self._writes
+        with self._errors("copy the index for optimizing"):
+            _remove(fresh)
+            shutil.copytree(self._path, fresh)  # searches go on: reads only
+        argv = [sys.executable, "-m", "codeweaver.adapters.edge_optimize", str(fresh)]
+        done = subprocess.run([*argv, str(os.getpid())], capture_output=True, text=True)
+        if done.returncode != 0:
+            _remove(fresh)
+            why = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+            raise StoreError(
+                f"could not optimize the index at {self._path} in a child process: "
+                f"{why[0]}; the index is intact, run the index again"
+            )
+        with self._lock:
+            if self._closed or self._shard is None or self._writes != writes:
+                _remove(fresh)  # the served shard changed meanwhile: it is the newer one
+                return
+            with self._errors("swap in the optimized index"):
+                self._shard.close()
+                self._shard = None
+                os.rename(self._path, prev)
+                os.rename(fresh, self._path)
+                _fsync_dir(self._path.parent)
+                self._shard = qe.EdgeShard.load(str(self._path))
+                _remove(prev)
 
     def flush(self) -> None:
         with self._lock:
@@ -187,6 +283,7 @@ class EdgeStore:
                     shard.close()
                 if self._path.exists():
                     shutil.rmtree(self._path)
+            self._writes += 1
 
     # -- writes --------------------------------------------------------------------
 
@@ -198,6 +295,7 @@ class EdgeStore:
             batch = [self._point(p) for p in points[start : start + step]]
             with self._lock:
                 shard = self._require_shard()
+                self._writes += 1
                 with self._errors("write to the index"):
                     shard.update(qe.UpdateOperation.upsert_points(batch))
 
@@ -211,6 +309,7 @@ class EdgeStore:
                 shard = self._open_shard()
                 if shard is None:
                     return
+                self._writes += 1
                 with self._errors("delete from the index"):
                     shard.update(qe.UpdateOperation.delete_points_by_filter(qe.Filter(must=[cond])))
 

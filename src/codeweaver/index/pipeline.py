@@ -148,6 +148,7 @@ class Indexer:
         self._sparse = sparse
         self._manifest = manifest
         self._opts = options or IndexOptions()
+        self._resumed = False  # the last run was interrupted (its optimize may be undone)
 
     # ------------------------------------------------------------------ public
     def run(
@@ -217,6 +218,7 @@ class Indexer:
             self._manifest.clear()
         self._store.ensure(self._embedder.dim)
         if meta.get("run_state") == "running" and not full:
+            self._resumed = True
             self._reconcile()
         self._manifest.set(
             model_id=self._embedder.model_id, dim=self._embedder.dim, chunking=signature
@@ -382,7 +384,7 @@ class Indexer:
         started: float,
         full: bool,
     ) -> IndexStats:
-        if run.chunks_added or deleted:
+        if run.chunks_added or deleted or self._resumed:
             self._store.optimize()
         self._store.flush()
         commit = git_commit(root) if found.via_git else None
