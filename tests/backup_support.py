@@ -125,3 +125,30 @@ def moto_server(workdir: Path) -> Iterator[str]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+def archive_path(dest: Path, backup_id: str) -> Path:
+    """Where a backup's archive is in a destination folder."""
+    return dest / "backups" / f"codeweaver-backup-{backup_id}.tar.gz"
+
+
+def manifest_path(dest: Path, backup_id: str) -> Path:
+    """Where a backup's manifest is in a destination folder."""
+    return dest / "manifests" / f"manifest-{backup_id}.json"
+
+
+def verified_path(dest: Path, backup_id: str) -> Path:
+    """Where a backup's verification record is in a destination folder."""
+    return dest / "manifests" / f"verified-{backup_id}.json"
+
+
+def to_legacy_layout(dest: Path, backup_id: str) -> Path:
+    """Move a backup into the layout releases before the current one wrote
+    (``<id>/backup.tar.gz``, ``<id>/manifest.json``, ``<id>/verified.json``)."""
+    folder = dest / backup_id
+    folder.mkdir(mode=0o700)
+    archive_path(dest, backup_id).rename(folder / "backup.tar.gz")
+    manifest_path(dest, backup_id).rename(folder / "manifest.json")
+    if verified_path(dest, backup_id).exists():
+        verified_path(dest, backup_id).rename(folder / "verified.json")
+    return folder

@@ -13,7 +13,7 @@ from typing import Any
 
 from qdrant_client import QdrantClient
 
-from backup_support import write_signed
+from backup_support import archive_path, manifest_path, write_signed
 from codeweaver.backup import BackupService
 from codeweaver.backup.archive import pack
 from codeweaver.config import Settings, load_settings
@@ -146,13 +146,13 @@ def rewrite_backup(vault: Path, bid: str, edit: Callable[[Path], None], work: Pa
     """Change the files inside a backup and fix every checksum in its manifest, signed
     again with the data directory's key (``vault`` and ``home`` are siblings), so that
     only the restore's own checks (counts, probes) can notice."""
-    archive = vault / bid / "backup.tar.gz"
+    archive = archive_path(vault, bid)
     with tarfile.open(archive) as tar:
         tar.extractall(work / "x", filter="data")
     edit(work / "x")
     archive.unlink()
     files, entry = pack(work / "x", archive)
-    path = vault / bid / "manifest.json"
+    path = manifest_path(vault, bid)
     manifest = json.loads(path.read_text())
     manifest["files"] = [asdict(f) for f in files]
     manifest["archive"] = asdict(entry)

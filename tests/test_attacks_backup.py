@@ -20,7 +20,17 @@ import boto3
 import pytest
 
 from attack_server import PASSWORD, attack_server
-from backup_support import cli_env, make_codebase, moto_server, run, write_signed
+from backup_support import (
+    archive_path,
+    cli_env,
+    make_codebase,
+    manifest_path,
+    moto_server,
+    run,
+    to_legacy_layout,
+    verified_path,
+    write_signed,
+)
 from codeweaver.backup.archive import pack
 from codeweaver.backup.manifest import BackupManifest, CollectionInfo, new_backup_id
 from codeweaver.backup.signing import sign_manifest
@@ -80,16 +90,20 @@ def _create(env: dict[str, str], dest: Path, *extra: str) -> dict[str, Any]:
     return out
 
 
-def _craft(dest: Path, files: dict[str, bytes], collections: list[CollectionInfo]) -> str:
+def _craft(
+    dest: Path, files: dict[str, bytes], collections: list[CollectionInfo], layout: str = "current"
+) -> str:
     """A backup at ``dest`` holding ``files`` and naming ``collections``, unsigned, its
-    checksums all correct (what anyone who can write to the destination can make)."""
+    checksums all correct (what anyone who can write to the destination can make), in
+    today's layout or the older one."""
     bid = new_backup_id()
     staging = dest.parent / f"craft-{bid}"
     for name, data in files.items():
         (staging / name).parent.mkdir(parents=True, exist_ok=True)
         (staging / name).write_bytes(data)
-    (dest / bid).mkdir(parents=True)
-    entries, archive = pack(staging, dest / bid / "backup.tar.gz")
+    archive_path(dest, bid).parent.mkdir(parents=True, exist_ok=True)
+    manifest_path(dest, bid).parent.mkdir(parents=True, exist_ok=True)
+    entries, archive = pack(staging, archive_path(dest, bid))
     manifest = BackupManifest(
         backup_id=bid,
         created_at="2026-01-01T00:00:00+00:00",
@@ -99,7 +113,9 @@ def _craft(dest: Path, files: dict[str, bytes], collections: list[CollectionInfo
         files=entries,
         archive=archive,
     )
-    (dest / bid / "manifest.json").write_bytes(manifest.to_json())
+    manifest_path(dest, bid).write_bytes(manifest.to_json())
+    if layout == "legacy":
+        to_legacy_layout(dest, bid)
     return bid
 
 
@@ -145,8 +161,8 @@ def test_a_manifest_naming_dot_dot_auth_cannot_replace_the_jwt_secret(home):
     assert audited[1]["signature"].startswith("unsigned") and audited[1]["user"].startswith("cli:")
 
     # even signed with this server's own key (an insider, a stolen key): still refused
-    crafted = json.loads((dest / bid / "manifest.json").read_text())
-    write_signed(dest / bid / "manifest.json", crafted, home / "auth" / "backup.key")
+    crafted = json.loads((manifest_path(dest, bid)).read_text())
+    write_signed(manifest_path(dest, bid), crafted, home / "auth" / "backup.key")
     res = _restore(env, bid, dest)
     _one_line_refusal(res, "invalid project name '../auth'")
     assert _tree(home) == before
@@ -159,17 +175,17 @@ def test_an_archive_path_escaping_the_home_is_refused(home, name):
     env = cli_env(home)
     dest = home.parent / "vault"
     bid = _craft(dest, {"projects/proj/probes.json": b"[]"}, [])
-    archive = dest / bid / "backup.tar.gz"
+    archive = archive_path(dest, bid)
     with tarfile.open(archive, "w:gz") as tar:  # rewritten with one escaping member
         info = tarfile.TarInfo(name)
         info.size = len(FORGED)
         tar.addfile(info, io.BytesIO(FORGED.encode()))
-    manifest = json.loads((dest / bid / "manifest.json").read_text())
+    manifest = json.loads((manifest_path(dest, bid)).read_text())
     data = archive.read_bytes()
     manifest["archive"].update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
     digest = hashlib.sha256(FORGED.encode()).hexdigest()
     manifest["files"] = [{"path": name, "sha256": digest, "size": len(FORGED)}]
-    (dest / bid / "manifest.json").write_text(json.dumps(manifest))
+    (manifest_path(dest, bid)).write_text(json.dumps(manifest))
     before = _tree(home)
     res = _restore(env, bid, dest)
     _one_line_refusal(res, "is not signed")
@@ -186,7 +202,7 @@ def test_a_tampered_and_rechecksummed_backup_is_refused(home):
     env = cli_env(home)
     dest = home.parent / "vault"
     bid = _create(env, dest)["backup_id"]
-    archive = dest / bid / "backup.tar.gz"
+    archive = archive_path(dest, bid)
     unpacked = home.parent / "unpacked"
     with tarfile.open(archive) as tar:
         tar.extractall(unpacked, filter="data")
@@ -194,7 +210,7 @@ def test_a_tampered_and_rechecksummed_backup_is_refused(home):
     meta.write_text(json.dumps({**json.loads(meta.read_text()), "root": "/etc"}))
     archive.unlink()
     entries, packed = pack(unpacked, archive)
-    path = dest / bid / "manifest.json"
+    path = manifest_path(dest, bid)
     manifest = json.loads(path.read_text())
     manifest["files"] = [{"path": e.path, "sha256": e.sha256, "size": e.size} for e in entries]
     manifest["archive"].update(sha256=packed.sha256, size=packed.size)
@@ -221,7 +237,7 @@ def test_an_unsigned_backup_needs_the_audited_override(home):
     env = cli_env(home)
     dest = home.parent / "vault"
     bid = _create(env, dest, "--no-verify")["backup_id"]
-    path = dest / bid / "manifest.json"
+    path = manifest_path(dest, bid)
     manifest = json.loads(path.read_text())
     assert manifest["signature"]["alg"] == "HMAC-SHA256"
     path.write_text(json.dumps({k: v for k, v in manifest.items() if k != "signature"}))
@@ -232,7 +248,7 @@ def test_an_unsigned_backup_needs_the_audited_override(home):
     assert res.returncode == 0, res.stdout + res.stderr
     out = json.loads(res.stdout)
     assert out["ok"] and out["signature"].startswith("unsigned")
-    assert not (dest / bid / "verified.json").exists()
+    assert not (verified_path(dest, bid)).exists()
     audited = _audit(home, "admin.backup.verify")
     assert audited[-1]["allow_unsigned"] is True and audited[-1]["outcome"] == "success"
 
@@ -303,7 +319,7 @@ def test_settings_json_holds_no_credential(home):
     env = cli_env(home, **CREDENTIALS)
     dest = home.parent / "vault"
     made = _create(env, dest, "--components", "settings")
-    settings = _settings_json(dest / made["backup_id"] / "backup.tar.gz")
+    settings = _settings_json(archive_path(dest, made["backup_id"]))
     text = json.dumps(settings)
     leaked = [s for s in SECRETS if s in text]
     assert not leaked, leaked
@@ -320,11 +336,11 @@ def test_backups_and_restores_are_private(home, tmp_path):
     made = _create(env, dest)
     bid = made["backup_id"]
     assert made["verification"]["ok"]
-    for folder in (tmp_path / "new", dest, dest / bid):
+    for folder in (tmp_path / "new", dest, dest / "backups", dest / "manifests"):
         assert _mode(folder) == 0o700, folder
-    for name in ("backup.tar.gz", "manifest.json", "verified.json"):
-        assert _mode(dest / bid / name) == 0o600, name
-    with tarfile.open(dest / bid / "backup.tar.gz") as tar:
+    for path in (archive_path(dest, bid), manifest_path(dest, bid), verified_path(dest, bid)):
+        assert _mode(path) == 0o600, path
+    with tarfile.open(archive_path(dest, bid)) as tar:
         modes = {m.name: m.mode for m in tar.getmembers()}
     assert "identity/identity.db" in modes and set(modes.values()) == {0o600}
     key = home / "auth" / "backup.key"
@@ -416,7 +432,7 @@ def test_prune_leaves_foreign_prefixes_of_an_s3_bucket_alone(home):
         assert res.returncode == 0, res.stderr
         assert json.loads(res.stdout)["deleted"] == ["20200101T000000Z-0000aa"]
         keys = {o["Key"] for o in client.list_objects_v2(Bucket="shared")["Contents"]}
-        assert set(foreign) <= keys and f"{bid}/manifest.json" in keys
+        assert set(foreign) <= keys and f"manifests/manifest-{bid}.json" in keys
 
 
 # --- over HTTP: the backup routes of a real server --------------------------------------
@@ -450,20 +466,21 @@ def _http_backup(srv) -> str:
 
 def test_http_backup_is_signed_private_and_holds_no_credential(srv):
     bid = _http_backup(srv)
-    folder = srv.home / "backups" / bid
-    assert _mode(folder) == 0o700
-    assert {_mode(p) for p in folder.iterdir()} == {0o600}
-    assert json.loads((folder / "manifest.json").read_text())["signature"]["mac"]
-    text = json.dumps(_settings_json(folder / "backup.tar.gz"))
+    dest = srv.home / "backups"
+    for folder in (dest / "backups", dest / "manifests"):
+        assert _mode(folder) == 0o700
+        assert {_mode(p) for p in folder.iterdir()} == {0o600}
+    assert json.loads(manifest_path(dest, bid).read_text())["signature"]["mac"]
+    text = json.dumps(_settings_json(archive_path(dest, bid)))
     leaked = [s for s in SECRETS if s in text]
     assert not leaked, leaked
 
 
 def test_http_verify_refuses_tampered_and_unsigned_backups(srv):
     bid = _http_backup(srv)
-    path = srv.home / "backups" / bid / "manifest.json"
+    path = manifest_path(srv.home / "backups", bid)
     manifest = json.loads(path.read_text())
-    (srv.home / "backups" / bid / "verified.json").unlink()
+    (verified_path(srv.home / "backups", bid)).unlink()
     url = f"/api/v1/admin/backups/{bid}/verify"
 
     path.write_text(json.dumps({**manifest, "codeweaver_version": "0.0.1"}))  # tampered
@@ -485,7 +502,7 @@ def test_http_verify_refuses_tampered_and_unsigned_backups(srv):
     assert r.json()["signature"].startswith("unsigned")
     record = srv.audit(r.headers["x-request-id"], event="admin.backup.verify")
     assert record[0]["allow_unsigned"] is True and record[0]["outcome"] == "success"
-    assert not (srv.home / "backups" / bid / "verified.json").exists()
+    assert not (verified_path(srv.home / "backups", bid)).exists()
     # the field is for operators: a readonly caller never reaches it
     r = srv.client.post(url, json={"allow_unsigned": True}, headers=srv.auth("ro"))
     assert r.status_code == 403

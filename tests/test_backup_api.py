@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from backup_support import make_codebase
+from backup_support import archive_path, make_codebase, manifest_path, verified_path
 from codeweaver.api import create_app
 from codeweaver.config import Settings
 from codeweaver.container import build_engine
@@ -69,7 +69,7 @@ def test_create_list_verify_over_http(served):
             assert [b["backup_id"] for b in listed] == [made["backup_id"]]
             v = await c.post(f"/api/v1/admin/backups/{made['backup_id']}/verify")
             assert v.status_code == 200 and v.json()["ok"]
-            archive = dest / made["backup_id"] / "backup.tar.gz"
+            archive = archive_path(dest, made["backup_id"])
             archive.write_bytes(archive.read_bytes()[:-10])
             v = await c.post(f"/api/v1/admin/backups/{made['backup_id']}/verify")
             assert v.status_code == 200 and not v.json()["ok"] and v.json()["problems"]
@@ -114,7 +114,7 @@ def test_backup_jobs_over_http(served):
                 job = got.json()
             assert job["state"] == "succeeded", job
             assert job["result"]["verification"]["ok"] and job["result"]["points"] == 32
-            assert (dest / job["result"]["backup_id"] / "manifest.json").is_file()
+            assert (manifest_path(dest, job["result"]["backup_id"])).is_file()
             missing = await c.get("/api/v1/admin/backups/jobs/bkj_0000")
             assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
             bad = await c.post("/api/v1/admin/backups", json={"project": "nope"})
@@ -149,20 +149,23 @@ def test_scheduled_backups_run_in_serve_and_prune(served):
     # the scheduler is stopped; a backup it had started still finishes its verification
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not all(
-        (dest / bid / "verified.json").is_file() for bid in _complete(dest)
+        (verified_path(dest, bid)).is_file() for bid in _complete(dest)
     ):
         time.sleep(0.2)
     # retention ran after each backup: the oldest are gone, the newest kept
     left = _complete(dest)
     assert min(seen) not in left and 1 <= len(left) <= 3
     for bid in left:
-        assert json.loads((dest / bid / "verified.json").read_text())["ok"]
+        assert json.loads((verified_path(dest, bid)).read_text())["ok"]
 
 
 def _complete(dest) -> list[str]:
-    if not dest.is_dir():
+    if not (dest / "manifests").is_dir():
         return []
-    return sorted(p.name for p in dest.iterdir() if (p / "manifest.json").is_file())
+    return sorted(
+        p.name.removeprefix("manifest-").removesuffix(".json")
+        for p in (dest / "manifests").glob("manifest-*.json")
+    )
 
 
 def test_no_scheduler_unless_configured(served):
@@ -216,7 +219,7 @@ def test_scheduled_backups_go_on_while_prometheus_is_down(served):
 
     asyncio.run(go())
     bid = _complete(dest)[0]
-    manifest = json.loads((dest / bid / "manifest.json").read_text())
+    manifest = json.loads((manifest_path(dest, bid)).read_text())
     assert manifest["components"] == ["collections", "manifests", "identity", "settings"]
     assert any("cannot reach Prometheus" in n for n in manifest["notes"])
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 import pg_server
-from backup_support import cli_env, run, write_signed
+from backup_support import archive_path, cli_env, manifest_path, run, write_signed
 from codeweaver.auth import export as export_mod
 from codeweaver.auth.admin import Admin
 from codeweaver.auth.audit import AuditLog
@@ -136,9 +136,7 @@ def test_postgresql_identity_round_trip(pg_url, tmp_path):
         made = service.create(components=["identity"])
         assert made["verification"]["ok"], made["verification"]
         assert any("PostgreSQL identity store exported" in n for n in made["notes"])
-        manifest = json.loads(
-            (tmp_path / "vault" / made["backup_id"] / "manifest.json").read_text()
-        )
+        manifest = json.loads(manifest_path(tmp_path / "vault", made["backup_id"]).read_text())
         assert [f["path"] for f in manifest["files"]] == ["identity/identity-export.json"]
 
         later = _change(ident, keys)
@@ -214,9 +212,8 @@ def test_export_is_one_snapshot(pg_url, tmp_path, monkeypatch):
 def _rewrite_export(vault: Path, bid: str, edit) -> None:
     """Edit the backup's identity export and fix every checksum in the manifest, signed
     again with the test's key, so that only the import itself can catch the damage."""
-    folder = vault / bid
-    archive = folder / "backup.tar.gz"
-    unpacked = folder.parent.parent / f"unpacked-{bid}"
+    archive = archive_path(vault, bid)
+    unpacked = vault.parent / f"unpacked-{bid}"
     with tarfile.open(archive) as tar:
         tar.extractall(unpacked, filter="data")
     path = unpacked / "identity" / "identity-export.json"
@@ -226,12 +223,12 @@ def _rewrite_export(vault: Path, bid: str, edit) -> None:
     with tarfile.open(archive, "w:gz") as tar:
         for entry in list_files(unpacked):
             tar.add(unpacked / entry.path, arcname=entry.path)
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = json.loads(manifest_path(vault, bid).read_text())
     manifest["files"] = [
         {"path": e.path, "sha256": e.sha256, "size": e.size} for e in list_files(unpacked)
     ]
     manifest["archive"].update(sha256=sha256_file(archive), size=archive.stat().st_size)
-    write_signed(folder / "manifest.json", manifest, vault.parent / "backup.key")
+    write_signed(manifest_path(vault, bid), manifest, vault.parent / "backup.key")
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -358,7 +355,7 @@ def test_sqlite_identity_backups_still_travel_as_the_file(tmp_path):
         made = build_backup_service(lite.settings).create(components=["identity"])
     finally:
         lite.close()
-    raw = (tmp_path / "vault" / made["backup_id"] / "backup.tar.gz").read_bytes()
+    raw = archive_path(tmp_path / "vault", made["backup_id"]).read_bytes()
     with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
         assert tar.getnames() == ["identity/identity.db"]
     assert any("SQLite identity store copied" in n for n in made["notes"])

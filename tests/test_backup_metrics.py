@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backup_support import cli_env, run
+from backup_support import archive_path, cli_env, manifest_path, run
 from codeweaver.backup.create import normalize_components, public_settings
 from codeweaver.backup.metrics_export import (
     EXPORT_FILE,
@@ -87,7 +87,7 @@ def _backup(env: dict[str, str], dest: Path, *extra: str) -> dict:
 
 
 def _export_in_archive(dest: Path, backup_id: str) -> bytes:
-    with tarfile.open(dest / backup_id / "backup.tar.gz") as tar:
+    with tarfile.open(archive_path(dest, backup_id)) as tar:
         member = tar.extractfile(EXPORT_FILE)
         assert member is not None
         return member.read()
@@ -112,7 +112,7 @@ def test_backup_exports_key_series_and_restore_copies_them(observed, tmp_path):
     assert made["verification"]["ok"], made
     assert not [n for n in made["notes"] if "metrics" in n.lower()], made["notes"]
     bid = made["backup_id"]
-    manifest = json.loads((dest / bid / "manifest.json").read_text())
+    manifest = json.loads((manifest_path(dest, bid)).read_text())
     assert manifest["components"] == made["components"]
     assert EXPORT_FILE in {f["path"] for f in manifest["files"]}
 
@@ -193,7 +193,7 @@ def test_prometheus_down_is_a_note_by_default_and_an_error_when_asked_for(tmp_pa
     assert "metrics" not in made["components"] and "settings" in made["components"]
     notes = [n for n in made["notes"] if "Prometheus" in n]
     assert len(notes) == 1 and f"cannot reach Prometheus at {dead}" in notes[0], made["notes"]
-    manifest = json.loads((dest / made["backup_id"] / "manifest.json").read_text())
+    manifest = json.loads((manifest_path(dest, made["backup_id"])).read_text())
     assert "metrics" not in manifest["components"]
     assert not any(f["path"].startswith("metrics/") for f in manifest["files"])
     text = run(["backup", "create", "--dest", dest.as_uri()], env)  # the note is shown

@@ -13,7 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from backup_support import CLI, cli_env, make_codebase, run, search_ids, status, write_signed
+from backup_support import (
+    CLI,
+    archive_path,
+    cli_env,
+    make_codebase,
+    manifest_path,
+    run,
+    search_ids,
+    status,
+    write_signed,
+)
 from codeweaver.backup.archive import list_files
 
 
@@ -47,7 +57,7 @@ def test_round_trip_after_losing_the_data_dir(golden, home):
     dest = home.parent / "vault"
     made = backup(env, "--dest", dest.as_uri())
     assert made["verification"]["ok"] and made["points"] == counts["points"]
-    manifest = json.loads((dest / made["backup_id"] / "manifest.json").read_text())
+    manifest = json.loads((manifest_path(dest, made["backup_id"])).read_text())
     assert manifest["collections"][0]["model"] == counts["model"]
     assert {f["path"] for f in manifest["files"]} >= {
         "projects/proj/manifest.sqlite",
@@ -99,7 +109,7 @@ def test_flipped_byte_and_missing_archive_are_detected(golden, home):
     env = cli_env(home)
     dest = home.parent / "vault"
     bid = backup(env, "--dest", dest.as_uri())["backup_id"]
-    archive = dest / bid / "backup.tar.gz"
+    archive = archive_path(dest, bid)
     _corrupt_byte(archive)
     res = run(["backup", "verify", bid, "--dest", dest.as_uri()], env)
     assert res.returncode == 1 and "checksum" in res.stderr
@@ -115,21 +125,21 @@ def test_a_file_missing_inside_the_archive_is_detected(golden, home, tmp_path):
     env = cli_env(home)
     dest = home.parent / "vault"
     bid = backup(env, "--dest", dest.as_uri())["backup_id"]
-    archive = dest / bid / "backup.tar.gz"
+    archive = archive_path(dest, bid)
     with tarfile.open(archive) as tar:
         tar.extractall(tmp_path / "x", filter="data")
     (tmp_path / "x" / "projects" / "proj" / "manifest.sqlite").unlink()
     with tarfile.open(archive, "w:gz") as tar:
         for entry in list_files(tmp_path / "x"):
             tar.add(tmp_path / "x" / entry.path, arcname=entry.path)
-    manifest = json.loads((dest / bid / "manifest.json").read_text())
+    manifest = json.loads((manifest_path(dest, bid)).read_text())
     from codeweaver.backup.manifest import sha256_file
 
     manifest["archive"].update(sha256=sha256_file(archive), size=archive.stat().st_size)
-    (dest / bid / "manifest.json").write_text(json.dumps(manifest))
+    (manifest_path(dest, bid)).write_text(json.dumps(manifest))
     res = run(["backup", "verify", bid, "--dest", dest.as_uri()], env)
     assert res.returncode == 1 and "signature does not match" in res.stderr
-    write_signed(dest / bid / "manifest.json", manifest, home / "auth" / "backup.key")
+    write_signed(manifest_path(dest, bid), manifest, home / "auth" / "backup.key")
     res = run(["backup", "verify", bid, "--dest", dest.as_uri()], env)
     assert res.returncode == 1 and "missing file projects/proj/manifest.sqlite" in res.stderr
     _assert_restore_refused(env, bid, dest, results, counts, "missing file")
@@ -140,7 +150,7 @@ def test_schema_mismatch_is_refused(golden, home):
     env = cli_env(home)
     dest = home.parent / "vault"
     bid = backup(env, "--dest", dest.as_uri())["backup_id"]
-    path = dest / bid / "manifest.json"
+    path = manifest_path(dest, bid)
     manifest = json.loads(path.read_text())
     write_signed(path, {**manifest, "schema_version": 99}, home / "auth" / "backup.key")
     _assert_restore_refused(env, bid, dest, results, counts, "schema version 99")

@@ -60,8 +60,9 @@ def test_create_list_verify_restore_through_s3(env, s3, tmp_path):
         o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=tmp_path.name)["Contents"]
     }
     bid = made["backup_id"]
-    assert {f"{tmp_path.name}/{bid}/{n}" for n in ("backup.tar.gz", "manifest.json")} <= keys
-    body = client.get_object(Bucket=BUCKET, Key=f"{tmp_path.name}/{bid}/manifest.json")["Body"]
+    manifest_key = f"{tmp_path.name}/manifests/manifest-{bid}.json"
+    assert {f"{tmp_path.name}/backups/codeweaver-backup-{bid}.tar.gz", manifest_key} <= keys
+    body = client.get_object(Bucket=BUCKET, Key=manifest_key)["Body"]
     text = body.read().decode()
     assert "testing" not in text  # no credentials in the manifest
     listed = json.loads(run(["backup", "list", "--json"], env).stdout)["backups"]
@@ -81,7 +82,7 @@ def test_truncated_upload_is_detected_and_refused(env, s3, tmp_path):
     _, client = s3
     before, counts = search_ids(env), status(env)
     bid = _create(env)["backup_id"]
-    key = f"{tmp_path.name}/{bid}/backup.tar.gz"
+    key = f"{tmp_path.name}/backups/codeweaver-backup-{bid}.tar.gz"
     data = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     client.put_object(Bucket=BUCKET, Key=key, Body=data[: len(data) - 1000])
     res = run(["backup", "verify", bid], env)

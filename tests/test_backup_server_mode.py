@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from backup_support import manifest_path
 from codeweaver.adapters.server_backup import ServerCollections
 from codeweaver.adapters.server_export import export_collection, import_collection, read_meta
 from codeweaver.adapters.server_store import QdrantServerStore, connect
@@ -41,7 +42,7 @@ def test_round_trip_after_losing_the_collection_and_the_data_dir(deployment, tmp
     made = d.service.create()
     assert made["verification"]["ok"], made["verification"]
     assert made["points"] == before[1]["points"] == 36
-    manifest = json.loads((d.vault / made["backup_id"] / "manifest.json").read_text())
+    manifest = json.loads((manifest_path(d.vault, made["backup_id"])).read_text())
     (info,) = manifest["collections"]
     assert info["store"] == "server" and info["points"] == 36 and info["probes"] == 5
     assert {f["path"] for f in manifest["files"]} >= {
@@ -303,7 +304,7 @@ def test_a_project_with_zero_points_and_one_without_a_collection(tmp_path):
     assert made["verification"]["ok"] and made["points"] == 0
     infos = {c["project"]: c for c in made["collections"]}
     assert infos["empty"]["points"] == 0 and infos["lost"]["points"] == 0
-    manifest = json.loads((d.vault / made["backup_id"] / "manifest.json").read_text())
+    manifest = json.loads((manifest_path(d.vault, made["backup_id"])).read_text())
     paths = {f["path"] for f in manifest["files"]}
     assert "projects/empty/collection/dense.npy" in paths
     assert not any(p.startswith("projects/lost/collection/") for p in paths)

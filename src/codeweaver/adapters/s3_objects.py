@@ -38,8 +38,8 @@ class S3Destination:
         is_backup_id: Callable[[str], bool],
     ) -> None:
         """``progress`` is called with the byte count of every transferred part;
-        ``is_backup_id`` tells a backup's prefix from anything else in the bucket, which
-        is never listed or deleted."""
+        ``is_backup_id`` tells a backup's folder from anything else in the bucket, which
+        is never deleted as a folder."""
         self.bucket = bucket
         self._is_backup_id = is_backup_id
         self._progress = progress
@@ -97,20 +97,29 @@ class S3Destination:
         except _ERRORS as exc:
             raise self._fail("download", key, exc) from exc
 
-    def backup_ids(self) -> list[str]:
-        ids: set[str] = set()
+    def names(self, folder: str) -> list[str]:
+        base = self._key(f"{folder.strip('/')}/") if folder.strip("/") else self.prefix
+        found: set[str] = set()
         try:
             pages = self._s3.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=self.prefix, Delimiter="/"
+                Bucket=self.bucket, Prefix=base, Delimiter="/"
             )
             for page in pages:
                 for common in page.get("CommonPrefixes", []):
-                    ids.add(str(common["Prefix"])[len(self.prefix) :].strip("/"))
+                    found.add(str(common["Prefix"])[len(base) :].strip("/"))
+                for obj in page.get("Contents", []):
+                    found.add(str(obj["Key"])[len(base) :])
         except _ERRORS as exc:
-            raise self._fail("list", "backups", exc) from exc
-        return sorted(i for i in ids if self._is_backup_id(i))
+            raise self._fail("list", folder or "backups", exc) from exc
+        return sorted(n for n in found if n)
 
-    def delete_backup(self, backup_id: str) -> None:
+    def delete(self, key: str) -> None:
+        try:
+            self._s3.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except _ERRORS as exc:
+            raise self._fail("delete", key, exc) from exc
+
+    def delete_folder(self, backup_id: str) -> None:
         if not self._is_backup_id(backup_id):
             raise BackupError(f"refusing to delete {backup_id!r} at {self.uri}: not a backup id")
         try:

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codeweaver.backup.archive import pack
-from codeweaver.backup.destinations import ARCHIVE, MANIFEST, Destination
+from codeweaver.backup.destinations import ARCHIVE, Destination
 from codeweaver.backup.identity import identity_backend, stage_identity_export
+from codeweaver.backup.layout import new_keys
 from codeweaver.backup.manifest import (
     COMPONENTS,
     BackupManifest,
@@ -196,6 +197,7 @@ def create_backup(
     metrics_required = components is not None and "metrics" in components
     started = time.monotonic()
     bid = backup_id or new_backup_id()
+    keys = new_keys(bid)
     work = ctx.home / ".backup-work" / bid
     staging = work / "data"
     try:
@@ -205,7 +207,7 @@ def create_backup(
         notes += stage_notes
         archive_path = work / ARCHIVE
         files, archive = pack(staging, archive_path, throttle)
-        dest.put_file(archive_path, f"{bid}/{ARCHIVE}")
+        dest.put_file(archive_path, keys.archive)
         manifest = BackupManifest(
             backup_id=bid,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -218,7 +220,7 @@ def create_backup(
             notes=[redact_text(n) for n in notes],
         )
         signed = sign_manifest(manifest.to_dict(), key)
-        dest.put_bytes(json.dumps(signed, indent=2, sort_keys=True).encode(), f"{bid}/{MANIFEST}")
+        dest.put_bytes(json.dumps(signed, indent=2, sort_keys=True).encode(), keys.manifest)
         return manifest
     except OSError as exc:
         raise BackupError(f"backup {bid} failed: {exc}") from exc

@@ -1,7 +1,6 @@
 """Where backups live: a local folder (``file:///path``) or S3 (``s3://bucket/prefix``).
 
-Each backup is a folder ``<id>/`` holding ``backup.tar.gz``, then ``manifest.json``
-(written last: a backup without it is incomplete) and, once verified, ``verified.json``.
+A destination stores objects by key; which keys a backup's objects have is ``layout``'s.
 """
 
 from __future__ import annotations
@@ -21,21 +20,17 @@ from codeweaver.errors import BackupError, ConfigError
 
 __all__ = [
     "ARCHIVE",
-    "MANIFEST",
-    "VERIFIED",
     "Destination",
     "FileDestination",
     "default_dest",
     "open_destination",
 ]
 
-ARCHIVE = "backup.tar.gz"
-MANIFEST = "manifest.json"
-VERIFIED = "verified.json"
+ARCHIVE = "backup.tar.gz"  # the local name of an archive being packed or checked
 
 
 class Destination(Protocol):
-    """Object storage for backups, keyed by ``<backup_id>/<name>``."""
+    """Object storage for backups, keyed by ``folder/name`` paths."""
 
     uri: str
 
@@ -51,13 +46,18 @@ class Destination(Protocol):
         """The object's bytes, ``None`` when it does not exist."""
         ...
 
-    def backup_ids(self) -> list[str]:
-        """Every ``<backup_id>`` folder present, complete or not, sorted; names that are
-        not backup ids (``is_backup_id``) are never listed."""
+    def names(self, folder: str) -> list[str]:
+        """The names of the objects and folders directly inside ``folder`` (``""``: the
+        top), sorted; empty when there is no such folder."""
         ...
 
-    def delete_backup(self, backup_id: str) -> None:
-        """Delete one backup; refused (``BackupError``) for a name that is no backup id."""
+    def delete(self, key: str) -> None:
+        """Delete one object; a missing one is no error."""
+        ...
+
+    def delete_folder(self, backup_id: str) -> None:
+        """Delete the folder ``<backup_id>/`` and everything in it (a backup of the older
+        layout); refused (``BackupError``) for a name that is no backup id."""
         ...
 
 
@@ -127,12 +127,19 @@ class FileDestination:
         except OSError as exc:
             raise BackupError(f"cannot read {key} from {self.uri}: {exc}") from exc
 
-    def backup_ids(self) -> list[str]:
-        if not self.root.is_dir():
+    def names(self, folder: str) -> list[str]:
+        path = self._path(folder) if folder else self.root
+        if not path.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if is_backup_id(p.name) and p.is_dir())
+        return sorted(p.name for p in path.iterdir())
 
-    def delete_backup(self, backup_id: str) -> None:
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise BackupError(f"cannot delete {key} from {self.uri}: {exc}") from exc
+
+    def delete_folder(self, backup_id: str) -> None:
         if not is_backup_id(backup_id):
             raise BackupError(f"refusing to delete {backup_id!r} at {self.uri}: not a backup id")
         try:

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from codeweaver.backup.create import BackupContext, check_request, create_backup
-from codeweaver.backup.destinations import VERIFIED, Destination, open_destination
+from codeweaver.backup.destinations import Destination, open_destination
+from codeweaver.backup.layout import backup_ids, delete_backup, listing
 from codeweaver.backup.locks import exclusive
 from codeweaver.backup.manifest import validate_backup_id
 from codeweaver.backup.prune import BackupEntry, created_from_id, plan_prune
@@ -121,14 +122,17 @@ class BackupService:
     def list(self, dest: str | None = None) -> list[dict[str, Any]]:
         target = self.destination(dest)
         rows: list[dict[str, Any]] = []
-        for bid in reversed(target.backup_ids()):
+        found = listing(target)
+        for bid in sorted(found, reverse=True):
+            keys = found[bid]
             try:
-                manifest = read_manifest(target, bid)
+                manifest = read_manifest(target, bid, keys)
             except Exception:
                 manifest = None
-            verified = target.get_bytes(f"{bid}/{VERIFIED}") is not None
+            verified = target.get_bytes(keys.verified) is not None
             row: dict[str, Any] = {
                 "backup_id": bid,
+                "layout": keys.layout,
                 "status": "verified"
                 if manifest and verified
                 else ("complete" if manifest else "incomplete"),
@@ -151,7 +155,7 @@ class BackupService:
         throttle = self._throttle(max_mb_per_second)
         target = self.destination(dest, throttle)
         validate_backup_id(backup_id)
-        if backup_id not in target.backup_ids():
+        if backup_id not in backup_ids(target):
             raise NotFoundError(f"no backup {backup_id} at {target.uri}")
         work = self._work(f"verify-{backup_id}-{datetime.now(UTC).strftime('%H%M%S%f')}")
         return verify_backup(target, backup_id, work, self._trust(allow_unsigned), throttle)
@@ -179,7 +183,7 @@ class BackupService:
         ]
         doomed = plan_prune(entries, now or datetime.now(UTC), days, last)
         for bid in doomed:
-            target.delete_backup(bid)
+            delete_backup(target, bid)
         kept = [e.backup_id for e in entries if e.backup_id not in doomed]
         return {"deleted": doomed, "kept": kept, "keep_days": days, "keep_last": last}
 

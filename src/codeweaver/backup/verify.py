@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from codeweaver.backup.archive import check_files, extract_safely
-from codeweaver.backup.destinations import ARCHIVE, MANIFEST, VERIFIED, Destination
+from codeweaver.backup.destinations import ARCHIVE, Destination
+from codeweaver.backup.layout import BackupKeys, backup_ids, keys_for
 from codeweaver.backup.manifest import (
     COMPONENTS,
     SCHEMA_VERSION,
     BackupManifest,
     sha256_file,
-    validate_backup_id,
 )
 from codeweaver.backup.paths import private_dir, safe_relative
 from codeweaver.backup.signing import Trust
@@ -46,11 +46,14 @@ class Fetched:
         return self.manifest is not None and not self.problems
 
 
-def read_manifest(dest: Destination, backup_id: str) -> BackupManifest | None:
-    raw = dest.get_bytes(f"{validate_backup_id(backup_id)}/{MANIFEST}")
+def read_manifest(
+    dest: Destination, backup_id: str, keys: BackupKeys | None = None
+) -> BackupManifest | None:
+    keys = keys or keys_for(dest, backup_id)
+    raw = dest.get_bytes(keys.manifest)
     if raw is None:
         return None
-    return BackupManifest.from_json(raw, source=f"{dest.uri}{backup_id}/{MANIFEST}")
+    return BackupManifest.from_json(raw, source=f"{dest.uri}{keys.manifest}")
 
 
 def _names_problems(manifest: BackupManifest, backup_id: str, trust: Trust) -> list[str]:
@@ -107,21 +110,22 @@ def fetch_backup(
     ``throttle`` caps the rate of the local checksums and unpacking."""
     data = work / "data"
     try:
-        raw = dest.get_bytes(f"{validate_backup_id(backup_id)}/{MANIFEST}")
+        keys = keys_for(dest, backup_id)
+        raw = dest.get_bytes(keys.manifest)
+        known = raw is not None or backup_id in backup_ids(dest)
     except CodeWeaverError as exc:
         return Fetched(None, data, [str(exc)])
     if raw is None:
-        known = backup_id in dest.backup_ids()
-        why = "is incomplete (no manifest.json)" if known else "does not exist"
+        why = f"is incomplete (no {keys.manifest})" if known else "does not exist"
         return Fetched(None, data, [f"backup {backup_id} {why} at {dest.uri}"])
-    fetched = _check_manifest(raw, f"{dest.uri}{backup_id}/{MANIFEST}", backup_id, data, trust)
+    fetched = _check_manifest(raw, f"{dest.uri}{keys.manifest}", backup_id, data, trust)
     if fetched.problems or fetched.manifest is None:
         return fetched
     manifest = fetched.manifest
     archive = work / ARCHIVE
     private_dir(work)
     try:
-        dest.get_file(f"{backup_id}/{ARCHIVE}", archive)
+        dest.get_file(keys.archive, archive)
     except BackupError as exc:
         fetched.problems.append(str(exc))
         return fetched
@@ -148,8 +152,8 @@ def fetch_backup(
 def verify_backup(
     dest: Destination, backup_id: str, work: Path, trust: Trust, throttle: Throttle | None = None
 ) -> dict[str, Any]:
-    """Check a backup end to end; on success record ``verified.json`` beside it (not for
-    a backup accepted unsigned: ``verified`` means checked and authentic)."""
+    """Check a backup end to end; on success record it verified (``layout``; not for a
+    backup accepted unsigned: ``verified`` means checked and authentic)."""
     try:
         fetched = fetch_backup(dest, backup_id, work, trust, throttle)
     finally:
@@ -164,5 +168,5 @@ def verify_backup(
         "problems": fetched.problems,
     }
     if fetched.ok and fetched.signature == "valid":
-        dest.put_bytes(json.dumps(result).encode(), f"{backup_id}/{VERIFIED}")
+        dest.put_bytes(json.dumps(result).encode(), keys_for(dest, backup_id).verified)
     return result
